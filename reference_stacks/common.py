@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import enum
 import re
+import shutil
 from pathlib import Path
 from typing import Mapping
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
@@ -23,6 +25,8 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
+LAMBDA_SHARED_DIR = Path(__file__).resolve().parent / "lambda_shared"
+_BUNDLE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "README.md")
 
 
 class Variant(str, enum.Enum):
@@ -61,10 +65,32 @@ def add_output(
     )
 
 
+@jsii.implements(cdk.ILocalBundling)
+class _CopyHandlers:
+    """Local bundling: copy the handler folder and the shared modules; never Docker."""
+
+    def __init__(self, handler_dir: Path) -> None:
+        self._sources = (handler_dir, LAMBDA_SHARED_DIR)
+
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: object) -> bool:
+        for source in self._sources:
+            shutil.copytree(source, output_dir, dirs_exist_ok=True, ignore=_BUNDLE_IGNORE)
+        return True
+
+
 def handler_code(handler_dir: Path) -> lambda_.Code:
-    """Package a folder of plain Python handler files as a file asset (no Docker)."""
+    """One file asset: a system's plain Python handlers plus ``lambda_shared/`` (no Docker).
+
+    Create it once per system and pass it to every function of that system, so
+    the assembly holds one asset and each function picks its module by ``handler``.
+    """
     return lambda_.Code.from_asset(
-        str(handler_dir), exclude=["__pycache__", "*.pyc", "tests"]
+        str(handler_dir),
+        bundling=cdk.BundlingOptions(
+            # Required by the API but never pulled: local bundling always succeeds.
+            image=cdk.DockerImage.from_registry("local-bundling-only"),
+            local=_CopyHandlers(handler_dir),
+        ),
     )
 
 

