@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import enum
 import importlib
 import re
 from dataclasses import dataclass
 
-from reference_stacks.common import Variant
+
+class Variant(str, enum.Enum):
+    """Which implementation of a seed to build."""
+
+    IDEAL = "ideal"
+    BASELINE = "baseline"
+
 
 VARIANTS: tuple[str, ...] = tuple(v.value for v in Variant)
 SUFFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,18}[a-z0-9])?$")

@@ -8,7 +8,6 @@ packaged from its handler folder, and how an alarm reaches its topic.
 
 from __future__ import annotations
 
-import enum
 import re
 import shutil
 from pathlib import Path
@@ -24,16 +23,22 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from reference_stacks.catalog import Variant
+
+__all__ = [
+    "Variant",
+    "add_output",
+    "context_flag",
+    "handler_code",
+    "kebab",
+    "named",
+    "notified_alarm",
+    "python_function",
+]
+
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
 LAMBDA_SHARED_DIR = Path(__file__).resolve().parent / "lambda_shared"
 _BUNDLE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "README.md")
-
-
-class Variant(str, enum.Enum):
-    """Which implementation of a seed to build."""
-
-    IDEAL = "ideal"
-    BASELINE = "baseline"
 
 
 def named(base: str, environment_suffix: str) -> str:

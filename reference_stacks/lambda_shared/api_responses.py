@@ -32,7 +32,7 @@ def json_body(event: dict) -> dict:
         raise BadRequest("request body is required")
     if event.get("isBase64Encoded"):
         try:
-            raw = base64.b64decode(raw).decode("utf-8")
+            raw = base64.b64decode(raw, validate=True).decode("utf-8")
         except (ValueError, UnicodeDecodeError) as error:
             raise BadRequest("request body is not valid base64-encoded UTF-8") from error
     if isinstance(raw, (dict, list)):

@@ -1,0 +1,195 @@
+"""The ideal variant's alerting: one encrypted SNS topic and the alarms that notify it.
+
+The eight alarms and their settings are the seed's iteration-1 list; the two
+main-queue alarms (age of oldest message, depth) come from the project's
+production rules, which ask for them on every source queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from reference_stacks.common import named, notified_alarm
+
+GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+LT = cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD
+
+# Thresholds from the seed (80 % CPU/memory, >= 1 unhealthy target / DLQ message,
+# < 1 running task) and from the production rules for the main queue.
+UTILIZATION_THRESHOLD_PERCENT = 80
+QUEUE_AGE_THRESHOLD_SECONDS = 300
+QUEUE_DEPTH_THRESHOLD = 1000
+
+
+@dataclass(frozen=True)
+class MonitoredService:
+    """An ECS service and the short name (``api``/``worker``) its alarms carry."""
+
+    label: str
+    service: ecs.FargateService
+
+
+def alert_topic(scope: Construct, environment_suffix: str, alert_email: str | None) -> sns.Topic:
+    """The seed's ``order-processing-alerts-<suffix>`` topic, KMS-encrypted and TLS-only.
+
+    A customer-managed key, not ``alias/aws/sns``: CloudWatch cannot publish to a
+    topic encrypted with the AWS-managed key, whose policy it cannot be granted.
+    """
+    key = kms.Key(
+        scope,
+        "AlertTopicKey",
+        alias=f"alias/{named('order-processing-alerts', environment_suffix)}",
+        description="Encrypts the order processing alert topic",
+        enable_key_rotation=True,
+        pending_window=cdk.Duration.days(7),
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    key.grant(
+        iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
+    )
+    topic = sns.Topic(
+        scope,
+        "AlertTopic",
+        topic_name=named("order-processing-alerts", environment_suffix),
+        display_name="Order Processing System Alerts",
+        master_key=key,
+        enforce_ssl=True,
+    )
+    if alert_email:
+        topic.add_subscription(subscriptions.EmailSubscription(alert_email))
+    return topic
+
+
+def add_alarms(
+    scope: Construct,
+    *,
+    environment_suffix: str,
+    topic: sns.ITopic,
+    cluster: ecs.ICluster,
+    services: list[MonitoredService],
+    api_target_group: elbv2.ApplicationTargetGroup,
+    queue: sqs.IQueue,
+    dlq: sqs.IQueue,
+) -> list[cloudwatch.Alarm]:
+    """Every monitoring alarm of the ideal variant, each with an SnsAction to ``topic``."""
+    one_minute = cdk.Duration.minutes(1)
+    alarms = [
+        notified_alarm(
+            scope,
+            "ALBUnhealthyTargetAlarm",
+            alarm_name=named("alb-unhealthy-target", environment_suffix),
+            description="Alert when any ALB target becomes unhealthy",
+            metric=api_target_group.metrics.unhealthy_host_count(
+                statistic="Average", period=one_minute
+            ),
+            threshold=1,
+            evaluation_periods=2,
+            comparison_operator=GTE,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            topic=topic,
+        )
+    ]
+    for monitored in services:
+        label, service = monitored.label, monitored.service
+        pascal = label.capitalize()
+        alarms += [
+            notified_alarm(
+                scope,
+                f"{pascal}ServiceCPUAlarm",
+                alarm_name=named(f"{label}-service-cpu-high", environment_suffix),
+                description=f"{pascal} service CPU utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
+                metric=service.metric_cpu_utilization(),
+                threshold=UTILIZATION_THRESHOLD_PERCENT,
+                evaluation_periods=2,
+                comparison_operator=GT,
+                topic=topic,
+            ),
+            notified_alarm(
+                scope,
+                f"{pascal}ServiceMemoryAlarm",
+                alarm_name=named(f"{label}-service-memory-high", environment_suffix),
+                description=f"{pascal} service memory utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
+                metric=service.metric_memory_utilization(),
+                threshold=UTILIZATION_THRESHOLD_PERCENT,
+                evaluation_periods=2,
+                comparison_operator=GT,
+                topic=topic,
+            ),
+            notified_alarm(
+                scope,
+                f"{pascal}ServiceRunningTasksAlarm",
+                alarm_name=named(f"{label}-service-no-tasks", environment_suffix),
+                description=f"{pascal} service has no running tasks",
+                # RunningTaskCount is published by Container Insights, hence it is on in the ideal.
+                metric=cloudwatch.Metric(
+                    namespace="ECS/ContainerInsights",
+                    metric_name="RunningTaskCount",
+                    dimensions_map={
+                        "ClusterName": cluster.cluster_name,
+                        "ServiceName": service.service_name,
+                    },
+                    statistic="Average",
+                    period=one_minute,
+                ),
+                threshold=1,
+                evaluation_periods=2,
+                comparison_operator=LT,
+                # No data means no tasks report: that is the outage this alarm exists for.
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+                topic=topic,
+            ),
+        ]
+    alarms += [
+        notified_alarm(
+            scope,
+            "DLQMessagesAlarm",
+            alarm_name=named("dlq-messages-detected", environment_suffix),
+            description="Alert when messages land in dead letter queue",
+            metric=dlq.metric_approximate_number_of_messages_visible(
+                statistic="Sum", period=one_minute
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=GTE,
+            topic=topic,
+        ),
+        notified_alarm(
+            scope,
+            "OrderQueueAgeAlarm",
+            alarm_name=named("order-queue-age-high", environment_suffix),
+            description=f"Oldest order message waited more than {QUEUE_AGE_THRESHOLD_SECONDS} s",
+            metric=queue.metric_approximate_age_of_oldest_message(
+                statistic="Maximum", period=one_minute
+            ),
+            threshold=QUEUE_AGE_THRESHOLD_SECONDS,
+            evaluation_periods=3,
+            comparison_operator=GT,
+            topic=topic,
+        ),
+        notified_alarm(
+            scope,
+            "OrderQueueDepthAlarm",
+            alarm_name=named("order-queue-depth-high", environment_suffix),
+            description=f"More than {QUEUE_DEPTH_THRESHOLD} orders waiting: workers are not keeping up",
+            metric=queue.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=cdk.Duration.minutes(5)
+            ),
+            threshold=QUEUE_DEPTH_THRESHOLD,
+            evaluation_periods=2,
+            comparison_operator=GT,
+            topic=topic,
+        ),
+    ]
+    return alarms

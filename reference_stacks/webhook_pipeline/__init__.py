@@ -1,0 +1,1 @@
+"""Serverless webhook pipeline: API Gateway -> receiver -> SQS -> processor -> SQS -> notifier."""
