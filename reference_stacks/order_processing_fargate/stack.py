@@ -58,13 +58,16 @@ WORKER_MIN_TASKS = 1
 WORKER_MAX_TASKS = 10
 
 # The worker: long-poll the queue, process, delete. Batch size comes from Parameter Store.
+# A message that is not deleted reappears after the visibility timeout; after
+# DLQ_MAX_RECEIVE_COUNT receives SQS moves it to the DLQ.
 WORKER_SCRIPT = """\
-set -eu
-BATCH_SIZE=$(aws ssm get-parameter --name "$BATCH_SIZE_PARAMETER" --query Parameter.Value --output text)
+set -u
+BATCH_SIZE=$(aws ssm get-parameter --name "$BATCH_SIZE_PARAMETER" --query Parameter.Value --output text) || exit 1
 echo "order worker polling $ORDER_QUEUE_URL in batches of $BATCH_SIZE"
 while true; do
   HANDLES=$(aws sqs receive-message --queue-url "$ORDER_QUEUE_URL" --max-number-of-messages "$BATCH_SIZE" \\
-    --wait-time-seconds 20 --query 'Messages[].ReceiptHandle' --output text)
+    --wait-time-seconds 20 --query 'Messages[].ReceiptHandle' --output text) \\
+    || { echo "receive failed, retrying"; sleep 5; continue; }
   for HANDLE in $HANDLES; do
     [ "$HANDLE" = "None" ] && continue
     echo "processed order message"
@@ -136,8 +139,8 @@ class OrderProcessingFargateStack(cdk.Stack):
                 topic=self.alert_topic,
                 cluster=self.cluster,
                 services=[
-                    MonitoredService("api", self.api_service),
-                    MonitoredService("worker", self.worker_service),
+                    MonitoredService("api", "API", self.api_service),
+                    MonitoredService("worker", "Worker", self.worker_service),
                 ],
                 api_target_group=self.api_target_group,
                 queue=self.order_queue,
