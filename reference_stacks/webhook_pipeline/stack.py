@@ -257,6 +257,8 @@ class WebhookPipelineStack(cdk.Stack):
             request_models={"application/json": model},
             request_parameters={"method.request.path.provider": True},
         )
+        # The RestApi's own Endpoint output has no description or export; ApiUrl replaces it.
+        api.node.try_remove_child("Endpoint")
         self.api_access_logs = access_logs
         return api
 

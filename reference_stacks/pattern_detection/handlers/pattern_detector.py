@@ -8,7 +8,6 @@ ManualReview); bad API input is a 400 JSON error.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
