@@ -99,16 +99,6 @@ def ideal_api(
         ),
     )
     _drop_default_endpoint_output(api)
-    # API Gateway would create the execution log group itself, with no expiry; own it first.
-    execution_logs = logs.LogGroup(
-        scope,
-        "OrderApiExecutionLogs",
-        log_group_name=f"API-Gateway-Execution-Logs_{api.rest_api_id}/{STAGE_NAME}",
-        retention=logs.RetentionDays.ONE_WEEK,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-    )
-    api.deployment_stage.node.add_dependency(execution_logs)
-
     validator = api.add_request_validator(
         "OrderRequestValidator",
         request_validator_name=named("order-body-validator", environment_suffix),

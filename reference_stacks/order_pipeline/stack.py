@@ -37,7 +37,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
@@ -95,23 +94,22 @@ class OrderPipelineStack(cdk.Stack):
 
         topic_key = self._topic_key() if ideal else None
         self.dlq = self._dlq() if ideal else None
+        hardening = (
+            dict(
+                retention_period=cdk.Duration.days(4),
+                dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVE_COUNT, queue=self.dlq),
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+            )
+            if ideal
+            else {}
+        )
         self.queue = sqs.Queue(
             self,
             "OrderQueue",
             queue_name=named("order-queue", suffix),
             visibility_timeout=QUEUE_VISIBILITY,
-            **(
-                dict(
-                    retention_period=cdk.Duration.days(4),
-                    dead_letter_queue=sqs.DeadLetterQueue(
-                        max_receive_count=MAX_RECEIVE_COUNT, queue=self.dlq
-                    ),
-                    encryption=sqs.QueueEncryption.SQS_MANAGED,
-                    enforce_ssl=True,
-                )
-                if ideal
-                else {}
-            ),
+            **hardening,
         )
         self.table = self._table(ideal)
         self.order_topic = sns.Topic(
@@ -207,7 +205,9 @@ class OrderPipelineStack(cdk.Stack):
                         PROCESSOR_TIMEOUT,
                         PROCESSOR_RESERVED_CONCURRENCY,
                     ),
-                    MonitoredFunction("order-api-handler", "ApiHandler", self.api_handler, API_HANDLER_TIMEOUT),
+                    MonitoredFunction(
+                        "order-api-handler", "ApiHandler", self.api_handler, API_HANDLER_TIMEOUT
+                    ),
                 ],
                 queue=self.queue,
                 dlq=self.dlq,
@@ -288,8 +288,12 @@ class OrderPipelineStack(cdk.Stack):
         self._output("DLQUrl", self.dlq.queue_url, "URL of the order dead-letter queue")
         self._output("DLQArn", self.dlq.queue_arn, "ARN of the order dead-letter queue")
         self._output("OrderTopicArn", self.order_topic.topic_arn, "SNS topic announcing processed orders")
-        self._output("OrderProcessorFunctionName", self.processor.function_name, "Order processor function name")
-        self._output("OrderProcessorFunctionArn", self.processor.function_arn, "Order processor function ARN")
+        self._output(
+            "OrderProcessorFunctionName", self.processor.function_name, "Order processor function name"
+        )
+        self._output(
+            "OrderProcessorFunctionArn", self.processor.function_arn, "Order processor function ARN"
+        )
         self._output("ApiHandlerFunctionName", self.api_handler.function_name, "API handler function name")
         self._output("ApiHandlerFunctionArn", self.api_handler.function_arn, "API handler function ARN")
         if self.alarm_topic is not None:

@@ -32,6 +32,12 @@ LAMBDA_ERRORS_THRESHOLD = 5
 DYNAMODB_THROTTLES_THRESHOLD = 10
 QUEUE_AGE_SECONDS = 600
 QUEUE_DEPTH = 1000
+# stack.functions key -> (construct id prefix, alarm name base)
+FUNCTION_IDS = {
+    "validator": ("PaymentValidator", "payment-validator"),
+    "processor": ("PaymentProcessor", "payment-processor"),
+    "failover": ("FailoverOrchestrator", "failover-orchestrator"),
+}
 
 
 def _table_metric(stack: "PaymentsDrStack", name: str) -> cloudwatch.Metric:
@@ -109,10 +115,7 @@ def build_alarms(stack: "PaymentsDrStack") -> list[cloudwatch.Alarm]:
           API_P99_LATENCY_MS, GT, "Payment API p99 latency above 3 s")
 
     for key, fn in stack.functions.items():
-        prefix = {"validator": "PaymentValidator", "processor": "PaymentProcessor",
-                  "failover": "FailoverOrchestrator"}[key]
-        base = {"validator": "payment-validator", "processor": "payment-processor",
-                "failover": "failover-orchestrator"}[key]
+        prefix, base = FUNCTION_IDS[key]
         timeout_ms = fn.timeout.to_milliseconds()
         alarm(f"{prefix}ErrorAlarm", f"{base}-errors", fn.metric_errors(period=PERIOD, statistic="Sum"),
               LAMBDA_ERRORS_THRESHOLD, GTE, f"{base}: 5 or more errors in 5 minutes")

@@ -4,7 +4,8 @@ The seed's 15 items and how each variant covers them:
 
 1. DynamoDB global table. ideal: ``TableV2`` ``payments-<sfx>`` (AWS::DynamoDB::GlobalTable,
    no custom-resource Lambda), transaction_id (S) / timestamp (N), on-demand, PITR, stream
-   NEW_AND_OLD_IMAGES, replica in ``replica_region`` (us-east-2), GSI ``customer-index``.
+   NEW_AND_OLD_IMAGES, SSE with the AWS-managed KMS key, replica in ``replica_region``
+   (us-east-2), GSI ``customer-index``.
    The stack is pinned to ``primary_region`` (context, default us-east-1): replicas need a
    concrete region. baseline: plain ``Table`` with the partition key only, CDK defaults.
 2. Functions. ideal: validator (512 MB, 30 s), processor (1024 MB, 60 s), both 2 async
@@ -187,6 +188,8 @@ class PaymentsDrStack(cdk.Stack):
                 point_in_time_recovery_enabled=True
             ),
             dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
+            # AWS-managed KMS works in every replica region without per-region key ARNs.
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             replicas=[dynamodb.ReplicaTableProps(region=self.props.replica_region)],
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(

@@ -220,7 +220,7 @@ class TestIdealFunctions:
 
     def test_every_log_group_expires_and_is_destroyed(self, ideal):
         groups = resources(ideal, "AWS::Logs::LogGroup")
-        assert len(groups) == 4  # two functions, API access logs, API execution logs
+        assert len(groups) == 3  # two functions and the API access logs
         for group in groups.values():
             assert group["Properties"]["RetentionInDays"] == 7
             assert group["DeletionPolicy"] == "Delete"
@@ -303,16 +303,6 @@ class TestIdealApi:
                 ],
             },
         )
-
-    def test_execution_log_group_exists_before_the_stage(self, ideal):
-        api_id = logical_id(ideal, "AWS::ApiGateway::RestApi")
-        group_id = logical_id(
-            ideal,
-            "AWS::Logs::LogGroup",
-            LogGroupName={"Fn::Join": ["", ["API-Gateway-Execution-Logs_", {"Ref": api_id}, "/prod"]]},
-        )
-        _, stage = one(ideal, "AWS::ApiGateway::Stage")
-        assert group_id in stage["DependsOn"]
 
     def test_regional_waf_with_common_rules_and_rate_limit_on_the_stage(self, ideal, test_suffix):
         acl_id, acl = one(ideal, "AWS::WAFv2::WebACL")
@@ -425,7 +415,6 @@ class TestIdealOutputsAndNames:
     def test_every_explicit_name_carries_the_suffix(self, ideal, test_suffix):
         names = explicit_names(ideal)
         assert len(names) >= 25
-        # The API execution log group is not listed: API Gateway fixes its name (see its own test).
         for resource_id, prop, value in names:
             assert test_suffix in value, (resource_id, prop, value)
 

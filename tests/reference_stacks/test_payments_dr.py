@@ -86,6 +86,7 @@ def test_ideal_global_table_keys_billing_pitr_stream_replica_gsi(ideal):
     assert {"AttributeName": "timestamp", "AttributeType": "N"} in props["AttributeDefinitions"]
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
     assert sorted(replica["Region"] for replica in props["Replicas"]) == ["us-east-1", "us-east-2"]
     for replica in props["Replicas"]:
         assert replica["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
@@ -507,7 +508,7 @@ def test_baseline_table_has_only_a_partition_key(baseline):
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "transaction_id", "KeyType": "HASH"}]
     for missing in ("StreamSpecification", "PointInTimeRecoverySpecification", "GlobalSecondaryIndexes",
-                    "BillingMode", "Replicas"):
+                    "BillingMode", "Replicas", "SSESpecification"):
         assert missing not in props
     # No removal policy: CDK's default keeps the table after stack deletion.
     assert table["DeletionPolicy"] == "Retain"
