@@ -66,6 +66,9 @@ class DataStack(PatternNestedStack):
         self.alarm_topic = (
             self._topic("AlarmTopic", "PatternDetectionAlarms", "Pattern detection alarms") if self.ideal else None
         )
+        alarm_email = self.node.try_get_context("alarm_email")
+        if self.alarm_topic is not None and alarm_email:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(str(alarm_email)))
         self.stream = self._stream()
         # Enhanced fan-out: the consumer gets its own 2 MB/s per shard instead of sharing reads.
         self.stream_consumer = (

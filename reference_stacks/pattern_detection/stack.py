@@ -27,6 +27,8 @@ Seed items and where each variant covers them (ideal / baseline):
     between the nested stacks (they find each other by literal names).
 12. X-Ray on functions, API stage and state machines -- ideal; baseline: none.
 13. Outputs for integration tests, surfaced on the parent -- ideal; baseline: none.
+
+Context: ``alarm_email`` (ideal) subscribes an address to the alarm topic.
 """
 
 from __future__ import annotations
