@@ -42,7 +42,7 @@ class MonitoredService:
     service: ecs.FargateService
 
 
-def alert_topic(scope: Construct, environment_suffix: str, alert_email: str | None) -> sns.Topic:
+def alert_topic(scope: Construct, environment_suffix: str, alarm_email: str | None) -> sns.Topic:
     """The seed's ``order-processing-alerts-<suffix>`` topic, KMS-encrypted and TLS-only.
 
     A customer-managed key, not ``alias/aws/sns``: CloudWatch cannot publish to a
@@ -68,8 +68,8 @@ def alert_topic(scope: Construct, environment_suffix: str, alert_email: str | No
         master_key=key,
         enforce_ssl=True,
     )
-    if alert_email:
-        topic.add_subscription(subscriptions.EmailSubscription(alert_email))
+    if alarm_email:
+        topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
     return topic
 
 

@@ -18,7 +18,7 @@ Seed items and how each variant covers them:
   (``monitoring.py``) and the ``SNSTopicArn`` output: ``ideal`` only (the
   seed's iteration-1 fix); ``ideal`` adds main-queue age and depth alarms.
   Context ``enable_alarms=false`` drops topic and monitoring alarms from ``ideal``;
-  ``alert_email=<address>`` subscribes an address to the topic.
+  ``alarm_email=<address>`` subscribes an address to the topic.
 - Deployment circuit breaker with rollback, ALB dropping invalid headers:
   ``ideal`` only (production rules the seed is silent on).
 
@@ -132,7 +132,7 @@ class OrderProcessingFargateStack(cdk.Stack):
         self.alert_topic = None
         self.alarms: list = []
         if ideal and context_flag(self, "enable_alarms", True):
-            self.alert_topic = alert_topic(self, suffix, self.node.try_get_context("alert_email"))
+            self.alert_topic = alert_topic(self, suffix, self.node.try_get_context("alarm_email"))
             self.alarms = add_alarms(
                 self,
                 environment_suffix=suffix,

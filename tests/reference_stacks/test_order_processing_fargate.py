@@ -520,10 +520,10 @@ def test_enable_alarms_true_does_not_add_monitoring_to_baseline(reference_templa
     template.resource_count_is("AWS::CloudWatch::Alarm", 2)
 
 
-def test_alert_email_and_image_overrides(reference_template):
+def test_alarm_email_and_image_overrides(reference_template):
     template = reference_template(
         SYSTEM, "ideal",
-        alert_email="ops@example.com",
+        alarm_email="ops@example.com",
         api_image="public.ecr.aws/docker/library/httpd:2.4",
         worker_image="public.ecr.aws/docker/library/python:3.12-slim",
     )
