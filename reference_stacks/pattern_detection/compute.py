@@ -89,7 +89,7 @@ class ComputeStack(PatternNestedStack):
             self,
             "SharedDependencies",
             layer_version_name=self.name("shared-dependencies"),
-            code=lambda_.Code.from_asset(str(LAYER_DIR)),
+            code=lambda_.Code.from_asset(str(LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
             compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="Shared settings of the pattern-detection functions",

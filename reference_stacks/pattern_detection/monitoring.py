@@ -173,8 +173,11 @@ class MonitoringStack(PatternNestedStack):
         by_severity = [emf_metric("AlertPriority", {"Severity": s}, "SampleCount", s) for s in SEVERITIES]
         confidence = [emf_metric("ConfidenceScore", {"PatternType": t}, label=t)
                       for t in ("head-and-shoulders", "double-top", "ascending-triangle")]
-        per_function = lambda name, **kw: [fn.metric(name, period=FIVE_MINUTES, label=key, **kw)  # noqa: E731
-                                           for key, fn in functions.items()]
+
+        def per_function(name: str, statistic: str) -> list[cloudwatch.IMetric]:
+            return [fn.metric(name, period=FIVE_MINUTES, label=key, statistic=statistic)
+                    for key, fn in functions.items()]
+
         widgets = [
             cloudwatch.TextWidget(markdown=f"# Stock pattern detection ({self.suffix})", width=24, height=1),
             cloudwatch.GraphWidget(title="Pattern detection duration (EMF)", width=12,
@@ -189,10 +192,12 @@ class MonitoringStack(PatternNestedStack):
             cloudwatch.SingleValueWidget(title="Patterns evaluated (EMF)", width=8, metrics=[
                 emf_metric("PatternsEvaluated", {"Service": "threshold-checker"}, "Sum"),
                 emf_metric("RecordsProcessed", {"Service": "kinesis-consumer"}, "Sum")]),
-            cloudwatch.GraphWidget(title="Lambda invocations", width=8, left=per_function("Invocations", statistic="Sum")),
+            cloudwatch.GraphWidget(title="Lambda invocations", width=8,
+                                   left=per_function("Invocations", statistic="Sum")),
             cloudwatch.GraphWidget(title="Lambda errors", width=8, stacked=True,
                                    left=per_function("Errors", statistic="Sum")),
-            cloudwatch.GraphWidget(title="Lambda p99 duration", width=8, left=per_function("Duration", statistic="p99")),
+            cloudwatch.GraphWidget(title="Lambda p99 duration", width=8,
+                                   left=per_function("Duration", statistic="p99")),
             cloudwatch.GraphWidget(title="API requests and errors", width=12, left=[
                 api.api.metric_count(period=FIVE_MINUTES), api.api.metric_client_error(period=FIVE_MINUTES),
                 api.api.metric_server_error(period=FIVE_MINUTES)]),
