@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-validate", action="store_true",
                         help="skip CDK's built-in CloudFormation validator in workers (faster)")
     args = parser.parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
     try:
         pairs = selected(args.only)
         for system, variant in pairs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,10 @@ def test_all_ten_synthesize_in_worker_processes_with_cdk_validation(tmp_path):
     # Every ideal is larger than its baseline: the fixes add resources.
     for system in SYSTEMS:
         assert by_name[f"{system}-ideal"]["resources"] > by_name[f"{system}-baseline"]["resources"]
+
+
+@pytest.mark.parametrize(("validate", "expected"), [(True, None), (False, "false")])
+def test_workers_switch_cdk_validation_before_aws_cdk_loads(validate, expected, monkeypatch):
+    monkeypatch.setenv("CDK_VALIDATION", "false" if validate else "true")
+    synth_all._worker_environment(validate)
+    assert os.environ.get("CDK_VALIDATION") == expected
