@@ -3,7 +3,9 @@
 Every system builds an ``ideal`` and a ``baseline`` variant. The helpers here
 keep the facts both variants share in one place: how a resource is named with
 the environment suffix, how an output is exported, how a Python function is
-packaged from its handler folder, and how an alarm reaches its topic.
+packaged from its handler folder, how an alarm reaches its encrypted topic, the
+production settings of dead-letter queues, log groups and access logs, and how
+a regional WAF web ACL guards an API stage.
 """
 
 from __future__ import annotations
@@ -11,16 +13,21 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping, Sequence
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from reference_stacks.catalog import Variant
@@ -28,12 +35,22 @@ from reference_stacks.catalog import Variant
 __all__ = [
     "Variant",
     "add_output",
+    "add_outputs",
+    "alarm_notification_key",
+    "common_rule_set_rule",
     "context_flag",
+    "dead_letter_queue",
+    "encrypted_topic",
+    "expiring_log_group",
     "handler_code",
+    "json_access_log_format",
     "kebab",
     "named",
     "notified_alarm",
     "python_function",
+    "rate_limit_rule",
+    "regional_web_acl",
+    "waf_visibility",
 ]
 
 PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -47,8 +64,10 @@ def named(base: str, environment_suffix: str) -> str:
 
 
 def kebab(identifier: str) -> str:
-    """``PaymentQueueUrl`` -> ``payment-queue-url``."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "-", identifier).lower()
+    """``PaymentQueueUrl`` -> ``payment-queue-url``; acronyms are words: ``PaymentDLQUrl`` -> ``payment-dlq-url``."""
+    # Break before an upper-case letter that follows a lower-case letter or digit, and before
+    # the last capital of an acronym when a lower-case letter follows it (DLQ|Url).
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", identifier).lower()
 
 
 def add_output(
@@ -67,6 +86,51 @@ def add_output(
         value=value,
         description=description,
         export_name=f"{export_prefix}-{kebab(output_id)}-{environment_suffix}",
+    )
+
+
+def add_outputs(
+    scope: Construct,
+    outputs: Iterable[tuple[str, str, str]],
+    *,
+    export_prefix: str,
+    environment_suffix: str,
+) -> None:
+    """:func:`add_output` for each ``(output_id, value, description)``."""
+    for output_id, value, description in outputs:
+        add_output(
+            scope,
+            output_id,
+            value=value,
+            description=description,
+            export_prefix=export_prefix,
+            environment_suffix=environment_suffix,
+        )
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, queue_name: str) -> sqs.Queue:
+    """A dead-letter queue: 14 days' retention (the maximum), SQS-managed encryption, TLS-only."""
+    return sqs.Queue(
+        scope,
+        construct_id,
+        queue_name=queue_name,
+        retention_period=cdk.Duration.days(14),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+
+
+def expiring_log_group(
+    scope: Construct, construct_id: str, *, log_group_name: str | None, retention: logs.RetentionDays
+) -> logs.LogGroup:
+    """A log group whose events expire after ``retention``, deleted with the stack."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=log_group_name,
+        retention=retention,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
     )
 
 
@@ -126,12 +190,11 @@ def python_function(
     """
     log_group = None
     if log_retention is not None:
-        log_group = logs.LogGroup(
+        log_group = expiring_log_group(
             scope,
             f"{construct_id}LogGroup",
             log_group_name=f"/aws/lambda/{function_name}" if function_name else None,
             retention=log_retention,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
     return lambda_.Function(
         scope,
@@ -184,6 +247,174 @@ def notified_alarm(
     if topic is not None:
         alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
     return alarm
+
+
+def alarm_notification_key(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    alias: str | None = None,
+    pending_window: cdk.Duration | None = cdk.Duration.days(7),
+    same_account_only: bool = False,
+) -> kms.Key:
+    """A rotating, destroyable KMS key for SNS topics that CloudWatch alarms publish to.
+
+    A customer-managed key, not ``alias/aws/sns``: CloudWatch publishes alarm notifications
+    itself and cannot be granted the AWS-managed key. ``same_account_only`` limits CloudWatch's
+    grant to alarms of this account (``aws:SourceAccount``).
+    """
+    key = kms.Key(
+        scope,
+        construct_id,
+        alias=alias,
+        description=description,
+        enable_key_rotation=True,
+        pending_window=pending_window,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
+    )
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+            resources=["*"],
+            conditions=(
+                {"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}} if same_account_only else None
+            ),
+        )
+    )
+    return key
+
+
+def encrypted_topic(
+    scope: Construct,
+    construct_id: str,
+    *,
+    topic_name: str,
+    display_name: str,
+    key: kms.IKey | None,
+    email: str | None = None,
+    removal_policy: cdk.RemovalPolicy | None = None,
+) -> sns.Topic:
+    """An SNS topic encrypted with ``key`` and TLS-only; ``email`` (if any) is subscribed.
+
+    Several topics may share one key. ``key=None`` builds the baselines' first-version
+    topic: neither KMS-encrypted nor TLS-only.
+    """
+    topic = sns.Topic(
+        scope,
+        construct_id,
+        topic_name=topic_name,
+        display_name=display_name,
+        master_key=key,
+        enforce_ssl=True if key is not None else None,
+    )
+    if removal_policy is not None:
+        topic.apply_removal_policy(removal_policy)
+    if email:
+        topic.add_subscription(subscriptions.EmailSubscription(str(email)))
+    return topic
+
+
+def json_access_log_format(*, identity: bool = True) -> apigateway.AccessLogFormat:
+    """API Gateway access logs as JSON with every standard field; ``identity=False`` omits caller and user."""
+    return apigateway.AccessLogFormat.json_with_standard_fields(
+        caller=identity,
+        http_method=True,
+        ip=True,
+        protocol=True,
+        request_time=True,
+        resource_path=True,
+        response_length=True,
+        status=True,
+        user=identity,
+    )
+
+
+def waf_visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    """CloudWatch metrics and sampled requests for a web ACL or one of its rules."""
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
+    )
+
+
+def common_rule_set_rule(
+    *, priority: int, metric_name: str, count_rules: Sequence[str] = ()
+) -> wafv2.CfnWebACL.RuleProperty:
+    """AWS's managed common rule set; the rules named in ``count_rules`` only count, never block."""
+    overrides = [
+        wafv2.CfnWebACL.RuleActionOverrideProperty(
+            name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+        )
+        for rule in count_rules
+    ]
+    return wafv2.CfnWebACL.RuleProperty(
+        name="AWSManagedRulesCommonRuleSet",
+        priority=priority,
+        override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                vendor_name="AWS",
+                name="AWSManagedRulesCommonRuleSet",
+                rule_action_overrides=overrides or None,
+            )
+        ),
+        visibility_config=waf_visibility(metric_name),
+    )
+
+
+def rate_limit_rule(
+    *,
+    priority: int,
+    metric_name: str,
+    limit: int = 2000,
+    name: str = "RateLimitPerIp",
+    evaluation_window_sec: int | None = None,
+) -> wafv2.CfnWebACL.RuleProperty:
+    """Block an IP address that sends more than ``limit`` requests in the evaluation window."""
+    return wafv2.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                limit=limit, aggregate_key_type="IP", evaluation_window_sec=evaluation_window_sec
+            )
+        ),
+        visibility_config=waf_visibility(metric_name),
+    )
+
+
+def regional_web_acl(
+    scope: Construct,
+    construct_id: str,
+    *,
+    name: str,
+    stage: apigateway.Stage,
+    rules: Sequence[wafv2.CfnWebACL.RuleProperty],
+    metric_name: str | None = None,
+    association_id: str | None = None,
+) -> wafv2.CfnWebACL:
+    """A regional web ACL (allow unless a rule blocks) associated with a REST API stage.
+
+    ``metric_name`` defaults to ``name``; the association's id to ``<construct_id>Association``.
+    """
+    web_acl = wafv2.CfnWebACL(
+        scope,
+        construct_id,
+        name=name,
+        scope="REGIONAL",
+        default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+        visibility_config=waf_visibility(metric_name or name),
+        rules=list(rules),
+    )
+    wafv2.CfnWebACLAssociation(
+        scope,
+        association_id or f"{construct_id}Association",
+        resource_arn=stage.stage_arn,
+        web_acl_arn=web_acl.attr_arn,
+    )
+    return web_acl
 
 
 def context_flag(scope: Construct, key: str, default: bool) -> bool:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from reference_stacks.common import named
+from reference_stacks.common import (
+    common_rule_set_rule,
+    expiring_log_group,
+    json_access_log_format,
+    named,
+    rate_limit_rule,
+    regional_web_acl,
+)
 
 STAGE_NAME = "prod"
 THROTTLE_RATE_LIMIT = 500
@@ -62,12 +68,11 @@ def ideal_api(
     scope: Construct, *, environment_suffix: str, target: lambda_.IFunction, enable_waf: bool
 ) -> tuple[apigw.RestApi, wafv2.CfnWebACL | None]:
     """The production API: validated POST, logged/traced/throttled stage, WAF in front."""
-    access_logs = logs.LogGroup(
+    access_logs = expiring_log_group(
         scope,
         "OrderApiAccessLogs",
         log_group_name=named("/aws/apigateway/order-api-access", environment_suffix),
         retention=logs.RetentionDays.ONE_WEEK,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
     )
     api = apigw.RestApi(
         scope,
@@ -85,17 +90,7 @@ def ideal_api(
             throttling_rate_limit=THROTTLE_RATE_LIMIT,
             throttling_burst_limit=THROTTLE_BURST_LIMIT,
             access_log_destination=apigw.LogGroupLogDestination(access_logs),
-            access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                caller=True,
-                http_method=True,
-                ip=True,
-                protocol=True,
-                request_time=True,
-                resource_path=True,
-                response_length=True,
-                status=True,
-                user=True,
-            ),
+            access_log_format=json_access_log_format(),
         ),
     )
     _drop_default_endpoint_output(api)
@@ -126,50 +121,16 @@ def _drop_default_endpoint_output(api: apigw.RestApi) -> None:
     api.node.try_remove_child("Endpoint")
 
 
-def _visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-    return wafv2.CfnWebACL.VisibilityConfigProperty(
-        cloud_watch_metrics_enabled=True, metric_name=metric_name, sampled_requests_enabled=True
-    )
-
-
 def _web_acl(scope: Construct, api: apigw.RestApi, environment_suffix: str) -> wafv2.CfnWebACL:
     """A regional WebACL (AWS common rule set + per-IP rate limit) on the API stage."""
-    web_acl = wafv2.CfnWebACL(
+    return regional_web_acl(
         scope,
         "OrderApiWebAcl",
         name=named("order-api-waf", environment_suffix),
-        scope="REGIONAL",
-        default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-        visibility_config=_visibility("orderApiWebAcl"),
+        metric_name="orderApiWebAcl",
+        stage=api.deployment_stage,
         rules=[
-            wafv2.CfnWebACL.RuleProperty(
-                name="AWSManagedRulesCommonRuleSet",
-                priority=0,
-                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name="AWSManagedRulesCommonRuleSet"
-                    )
-                ),
-                visibility_config=_visibility("awsCommonRuleSet"),
-            ),
-            wafv2.CfnWebACL.RuleProperty(
-                name="RateLimitPerIp",
-                priority=1,
-                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                statement=wafv2.CfnWebACL.StatementProperty(
-                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                        limit=WAF_RATE_LIMIT_PER_IP, aggregate_key_type="IP"
-                    )
-                ),
-                visibility_config=_visibility("rateLimitPerIp"),
-            ),
+            common_rule_set_rule(priority=0, metric_name="awsCommonRuleSet"),
+            rate_limit_rule(priority=1, metric_name="rateLimitPerIp", limit=WAF_RATE_LIMIT_PER_IP),
         ],
     )
-    wafv2.CfnWebACLAssociation(
-        scope,
-        "OrderApiWebAclAssociation",
-        resource_arn=api.deployment_stage.stage_arn,
-        web_acl_arn=web_acl.attr_arn,
-    )
-    return web_acl

@@ -35,18 +35,18 @@ from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from reference_stacks.common import (
     Variant,
-    add_output,
+    add_outputs,
+    alarm_notification_key,
     context_flag,
+    dead_letter_queue,
+    encrypted_topic,
     handler_code,
     named,
     python_function,
@@ -60,7 +60,6 @@ METRICS_NAMESPACE = "OrderPipeline"
 CUSTOMER_INDEX = "CustomerIdIndex"
 
 QUEUE_VISIBILITY = cdk.Duration.seconds(300)
-DLQ_RETENTION = cdk.Duration.days(14)
 MAX_RECEIVE_COUNT = 3
 # 300 s visibility >= 6 x 30 s keeps a batch invisible while it is retried in flight.
 PROCESSOR_TIMEOUT = cdk.Duration.seconds(30)
@@ -92,8 +91,15 @@ class OrderPipelineStack(cdk.Stack):
         suffix = environment_suffix
         code = handler_code(HANDLERS_DIR)
 
-        topic_key = self._topic_key() if ideal else None
-        self.dlq = self._dlq() if ideal else None
+        # One key encrypts both topics (the order events and the alarms).
+        topic_key = (
+            alarm_notification_key(
+                self, "TopicKey", description=f"Encrypts the order pipeline SNS topics ({suffix})"
+            )
+            if ideal
+            else None
+        )
+        self.dlq = dead_letter_queue(self, "OrderDLQ", queue_name=named("order-dlq", suffix)) if ideal else None
         hardening = (
             dict(
                 retention_period=cdk.Duration.days(4),
@@ -112,13 +118,12 @@ class OrderPipelineStack(cdk.Stack):
             **hardening,
         )
         self.table = self._table(ideal)
-        self.order_topic = sns.Topic(
+        self.order_topic = encrypted_topic(
             self,
             "OrderTopic",
             topic_name=named("order-events", suffix),
             display_name="Processed orders",
-            master_key=topic_key,
-            enforce_ssl=True if ideal else None,
+            key=topic_key,
         )
 
         self.processor = python_function(
@@ -185,13 +190,12 @@ class OrderPipelineStack(cdk.Stack):
         self.alarm_topic = None
         self.alarms = []
         if ideal and context_flag(self, "enable_alarms", True):
-            self.alarm_topic = sns.Topic(
+            self.alarm_topic = encrypted_topic(
                 self,
                 "AlarmTopic",
                 topic_name=named("order-alarms", suffix),
                 display_name="Order pipeline alarms",
-                master_key=topic_key,
-                enforce_ssl=True,
+                key=topic_key,
             )
             self.alarms = add_alarms(
                 self,
@@ -217,29 +221,6 @@ class OrderPipelineStack(cdk.Stack):
 
         self._outputs(ideal)
 
-    def _topic_key(self) -> kms.Key:
-        """A customer-managed key: CloudWatch cannot publish alarms to a topic under alias/aws/sns."""
-        key = kms.Key(
-            self,
-            "TopicKey",
-            description=f"Encrypts the order pipeline SNS topics ({self.environment_suffix})",
-            enable_key_rotation=True,
-            pending_window=cdk.Duration.days(7),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        return key
-
-    def _dlq(self) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            "OrderDLQ",
-            queue_name=named("order-dlq", self.environment_suffix),
-            retention_period=DLQ_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-
     def _table(self, ideal: bool) -> dynamodb.Table:
         table = dynamodb.Table(
             self,
@@ -263,40 +244,30 @@ class OrderPipelineStack(cdk.Stack):
             )
         return table
 
-    def _output(self, output_id: str, value: str, description: str) -> None:
-        add_output(
-            self,
-            output_id,
-            value=value,
-            description=description,
-            export_prefix=EXPORT_PREFIX,
-            environment_suffix=self.environment_suffix,
-        )
-
     def _outputs(self, ideal: bool) -> None:
-        self._output("ApiEndpoint", self.api.url, "Order API stage URL (POST orders to <url>orders)")
-        self._output("OrdersTableName", self.table.table_name, "DynamoDB table holding the orders")
-        if not ideal:
-            return
-        self._output("OrdersUrl", self.api.url_for_path("/orders"), "URL to POST orders to")
-        self._output("ApiId", self.api.rest_api_id, "REST API id")
-        self._output("ApiStageName", self.api.deployment_stage.stage_name, "REST API stage name")
-        self._output("OrdersTableArn", self.table.table_arn, "ARN of the orders table")
-        self._output("CustomerIndexName", CUSTOMER_INDEX, "GSI for a customer's orders by timestamp")
-        self._output("OrderQueueUrl", self.queue.queue_url, "URL of the order queue")
-        self._output("OrderQueueArn", self.queue.queue_arn, "ARN of the order queue")
-        self._output("DLQUrl", self.dlq.queue_url, "URL of the order dead-letter queue")
-        self._output("DLQArn", self.dlq.queue_arn, "ARN of the order dead-letter queue")
-        self._output("OrderTopicArn", self.order_topic.topic_arn, "SNS topic announcing processed orders")
-        self._output(
-            "OrderProcessorFunctionName", self.processor.function_name, "Order processor function name"
-        )
-        self._output(
-            "OrderProcessorFunctionArn", self.processor.function_arn, "Order processor function ARN"
-        )
-        self._output("ApiHandlerFunctionName", self.api_handler.function_name, "API handler function name")
-        self._output("ApiHandlerFunctionArn", self.api_handler.function_arn, "API handler function ARN")
-        if self.alarm_topic is not None:
-            self._output("AlarmTopicArn", self.alarm_topic.topic_arn, "SNS topic every alarm notifies")
-        if self.web_acl is not None:
-            self._output("WebAclArn", self.web_acl.attr_arn, "WAF WebACL protecting the API stage")
+        outputs = [
+            ("ApiEndpoint", self.api.url, "Order API stage URL (POST orders to <url>orders)"),
+            ("OrdersTableName", self.table.table_name, "DynamoDB table holding the orders"),
+        ]
+        if ideal:
+            outputs += [
+                ("OrdersUrl", self.api.url_for_path("/orders"), "URL to POST orders to"),
+                ("ApiId", self.api.rest_api_id, "REST API id"),
+                ("ApiStageName", self.api.deployment_stage.stage_name, "REST API stage name"),
+                ("OrdersTableArn", self.table.table_arn, "ARN of the orders table"),
+                ("CustomerIndexName", CUSTOMER_INDEX, "GSI for a customer's orders by timestamp"),
+                ("OrderQueueUrl", self.queue.queue_url, "URL of the order queue"),
+                ("OrderQueueArn", self.queue.queue_arn, "ARN of the order queue"),
+                ("DLQUrl", self.dlq.queue_url, "URL of the order dead-letter queue"),
+                ("DLQArn", self.dlq.queue_arn, "ARN of the order dead-letter queue"),
+                ("OrderTopicArn", self.order_topic.topic_arn, "SNS topic announcing processed orders"),
+                ("OrderProcessorFunctionName", self.processor.function_name, "Order processor function name"),
+                ("OrderProcessorFunctionArn", self.processor.function_arn, "Order processor function ARN"),
+                ("ApiHandlerFunctionName", self.api_handler.function_name, "API handler function name"),
+                ("ApiHandlerFunctionArn", self.api_handler.function_arn, "API handler function ARN"),
+            ]
+            if self.alarm_topic is not None:
+                outputs.append(("AlarmTopicArn", self.alarm_topic.topic_arn, "SNS topic every alarm notifies"))
+            if self.web_acl is not None:
+                outputs.append(("WebAclArn", self.web_acl.attr_arn, "WAF WebACL protecting the API stage"))
+        add_outputs(self, outputs, export_prefix=EXPORT_PREFIX, environment_suffix=self.environment_suffix)

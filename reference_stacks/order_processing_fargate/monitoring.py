@@ -13,14 +13,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from reference_stacks.common import named, notified_alarm
+from reference_stacks.common import alarm_notification_key, encrypted_topic, named, notified_alarm
 
 GTE = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
@@ -43,34 +40,19 @@ class MonitoredService:
 
 
 def alert_topic(scope: Construct, environment_suffix: str, alarm_email: str | None) -> sns.Topic:
-    """The seed's ``order-processing-alerts-<suffix>`` topic, KMS-encrypted and TLS-only.
-
-    A customer-managed key, not ``alias/aws/sns``: CloudWatch cannot publish to a
-    topic encrypted with the AWS-managed key, whose policy it cannot be granted.
-    """
-    key = kms.Key(
-        scope,
-        "AlertTopicKey",
-        alias=f"alias/{named('order-processing-alerts', environment_suffix)}",
-        description="Encrypts the order processing alert topic",
-        enable_key_rotation=True,
-        pending_window=cdk.Duration.days(7),
-        removal_policy=cdk.RemovalPolicy.DESTROY,
+    """The seed's ``order-processing-alerts-<suffix>`` topic, KMS-encrypted and TLS-only."""
+    name = named("order-processing-alerts", environment_suffix)
+    key = alarm_notification_key(
+        scope, "AlertTopicKey", alias=f"alias/{name}", description="Encrypts the order processing alert topic"
     )
-    key.grant(
-        iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*"
-    )
-    topic = sns.Topic(
+    return encrypted_topic(
         scope,
         "AlertTopic",
-        topic_name=named("order-processing-alerts", environment_suffix),
+        topic_name=name,
         display_name="Order Processing System Alerts",
-        master_key=key,
-        enforce_ssl=True,
+        key=key,
+        email=alarm_email,
     )
-    if alarm_email:
-        topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
-    return topic
 
 
 def add_alarms(
@@ -108,26 +90,21 @@ def add_alarms(
         alarms += [
             notified_alarm(
                 scope,
-                f"{pascal}ServiceCPUAlarm",
-                alarm_name=named(f"{label}-service-cpu-high", environment_suffix),
-                description=f"{display} service CPU utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
-                metric=service.metric_cpu_utilization(),
+                f"{pascal}Service{resource}Alarm",
+                alarm_name=named(f"{label}-service-{resource.lower()}-high", environment_suffix),
+                description=f"{display} service {word} utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
+                metric=metric,
                 threshold=UTILIZATION_THRESHOLD_PERCENT,
                 evaluation_periods=2,
                 comparison_operator=GT,
                 topic=topic,
-            ),
-            notified_alarm(
-                scope,
-                f"{pascal}ServiceMemoryAlarm",
-                alarm_name=named(f"{label}-service-memory-high", environment_suffix),
-                description=f"{display} service memory utilization above {UTILIZATION_THRESHOLD_PERCENT}%",
-                metric=service.metric_memory_utilization(),
-                threshold=UTILIZATION_THRESHOLD_PERCENT,
-                evaluation_periods=2,
-                comparison_operator=GT,
-                topic=topic,
-            ),
+            )
+            for resource, word, metric in (
+                ("CPU", "CPU", service.metric_cpu_utilization()),
+                ("Memory", "memory", service.metric_memory_utilization()),
+            )
+        ]
+        alarms += [
             notified_alarm(
                 scope,
                 f"{pascal}ServiceRunningTasksAlarm",

@@ -39,7 +39,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from reference_stacks.common import Variant, add_output, context_flag, named
+from reference_stacks.common import Variant, add_outputs, context_flag, expiring_log_group, named
 from reference_stacks.order_processing_fargate.monitoring import (
     MonitoredService,
     add_alarms,
@@ -228,12 +228,8 @@ class OrderProcessingFargateStack(cdk.Stack):
         return role
 
     def _log_group(self, construct_id: str, name: str) -> logs.LogGroup:
-        return logs.LogGroup(
-            self,
-            construct_id,
-            log_group_name=f"/ecs/{named(name, self.environment_suffix)}",
-            retention=LOG_RETENTION,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        return expiring_log_group(
+            self, construct_id, log_group_name=f"/ecs/{named(name, self.environment_suffix)}", retention=LOG_RETENTION
         )
 
     def _environment(self) -> dict[str, str]:
@@ -275,28 +271,45 @@ class OrderProcessingFargateStack(cdk.Stack):
             **kwargs,
         )
 
+    def _task_definition(
+        self,
+        kind: str,
+        name: str,
+        role: iam.Role,
+        log_group: logs.LogGroup,
+        default_image: str,
+        **container_options,
+    ) -> ecs.FargateTaskDefinition:
+        """256 CPU units, 512 MiB, one essential container ``kind`` (image from context ``<kind>_image``)."""
+        task_definition = ecs.FargateTaskDefinition(
+            self,
+            f"{kind.capitalize()}TaskDefinition",
+            family=named(name, self.environment_suffix),
+            cpu=256,
+            memory_limit_mib=512,
+            task_role=role,
+        )
+        task_definition.add_container(
+            kind,
+            image=ecs.ContainerImage.from_registry(self.node.try_get_context(f"{kind}_image") or default_image),
+            environment=self._environment(),
+            logging=ecs.LogDrivers.aws_logs(stream_prefix=kind, log_group=log_group),
+            essential=True,
+            **container_options,
+        )
+        return task_definition
+
     def _build_api_service(self, ideal: bool) -> None:
-        suffix = self.environment_suffix
         self.api_task_role = self._task_role("ApiTaskRole", "Order API tasks: read config, enqueue orders")
         self.order_queue.grant_send_messages(self.api_task_role)
         self.api_log_group = self._log_group("ApiLogGroup", "order-api")
-        self.api_task_definition = ecs.FargateTaskDefinition(
-            self,
-            "ApiTaskDefinition",
-            family=named("order-api", suffix),
-            cpu=256,
-            memory_limit_mib=512,
-            task_role=self.api_task_role,
-        )
-        self.api_task_definition.add_container(
+        self.api_task_definition = self._task_definition(
             "api",
-            image=ecs.ContainerImage.from_registry(
-                self.node.try_get_context("api_image") or DEFAULT_API_IMAGE
-            ),
+            "order-api",
+            self.api_task_role,
+            self.api_log_group,
+            DEFAULT_API_IMAGE,
             port_mappings=[ecs.PortMapping(container_port=API_PORT)],
-            environment=self._environment(),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="api", log_group=self.api_log_group),
-            essential=True,
         )
         self.api_service = self._fargate_service(
             "ApiService",
@@ -308,30 +321,19 @@ class OrderProcessingFargateStack(cdk.Stack):
         )
 
     def _build_worker_service(self, ideal: bool) -> None:
-        suffix = self.environment_suffix
         self.worker_task_role = self._task_role(
             "WorkerTaskRole", "Order worker tasks: read config, consume orders"
         )
         self.order_queue.grant_consume_messages(self.worker_task_role)
         self.worker_log_group = self._log_group("WorkerLogGroup", "order-worker")
-        self.worker_task_definition = ecs.FargateTaskDefinition(
-            self,
-            "WorkerTaskDefinition",
-            family=named("order-worker", suffix),
-            cpu=256,
-            memory_limit_mib=512,
-            task_role=self.worker_task_role,
-        )
-        self.worker_task_definition.add_container(
+        self.worker_task_definition = self._task_definition(
             "worker",
-            image=ecs.ContainerImage.from_registry(
-                self.node.try_get_context("worker_image") or DEFAULT_WORKER_IMAGE
-            ),
+            "order-worker",
+            self.worker_task_role,
+            self.worker_log_group,
+            DEFAULT_WORKER_IMAGE,
             entry_point=["/bin/sh", "-c"],
             command=[WORKER_SCRIPT],
-            environment=self._environment(),
-            logging=ecs.LogDrivers.aws_logs(stream_prefix="worker", log_group=self.worker_log_group),
-            essential=True,
         )
         self.worker_service = self._fargate_service(
             "WorkerService",
@@ -434,12 +436,9 @@ class OrderProcessingFargateStack(cdk.Stack):
                 "Parameter Store path holding the services' configuration",
             ),
         }
-        for output_id, (value, description) in outputs.items():
-            add_output(
-                self,
-                output_id,
-                value=value,
-                description=description,
-                export_prefix=EXPORT_PREFIX,
-                environment_suffix=self.environment_suffix,
-            )
+        add_outputs(
+            self,
+            ((output_id, value, description) for output_id, (value, description) in outputs.items()),
+            export_prefix=EXPORT_PREFIX,
+            environment_suffix=self.environment_suffix,
+        )

@@ -8,7 +8,14 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
-from reference_stacks.common import Variant
+from reference_stacks.common import (
+    Variant,
+    common_rule_set_rule,
+    json_access_log_format,
+    rate_limit_rule,
+    regional_web_acl,
+    waf_visibility,
+)
 
 from .base import PatternNestedStack
 from .compute import ComputeStack
@@ -109,10 +116,7 @@ class ApiStack(PatternNestedStack):
                 throttling_rate_limit=100,
                 throttling_burst_limit=200,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
-                ),
+                access_log_format=json_access_log_format(),
             ),
         )
         validator = self.api.add_request_validator(
@@ -174,30 +178,17 @@ class ApiStack(PatternNestedStack):
         self._waf(data)
 
     def _waf(self, data: DataStack) -> None:
-        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
-            )
-
         block = wafv2.CfnWebACL.RuleActionProperty(block={})
-        self.web_acl = wafv2.CfnWebACL(
+        self.web_acl = regional_web_acl(
             self,
             "WebAcl",
             name=self.name("PatternDetectionWAF"),
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility(self.name("PatternDetectionWAF")),
+            stage=self.api.deployment_stage,
+            association_id="WafAssociation",
             rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="RateLimit",
-                    priority=0,
-                    action=block,
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            limit=WAF_RATE_LIMIT, aggregate_key_type="IP", evaluation_window_sec=300
-                        )
-                    ),
-                    visibility_config=visibility("RateLimit"),
+                rate_limit_rule(
+                    name="RateLimit", priority=0, metric_name="RateLimit", limit=WAF_RATE_LIMIT,
+                    evaluation_window_sec=300,
                 ),
                 wafv2.CfnWebACL.RuleProperty(
                     name="GeoBlock",
@@ -208,19 +199,9 @@ class ApiStack(PatternNestedStack):
                             country_codes=BLOCKED_COUNTRIES
                         )
                     ),
-                    visibility_config=visibility("GeoBlock"),
+                    visibility_config=waf_visibility("GeoBlock"),
                 ),
-                wafv2.CfnWebACL.RuleProperty(
-                    name="AWSManagedRulesCommonRuleSet",
-                    priority=2,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name="AWSManagedRulesCommonRuleSet"
-                        )
-                    ),
-                    visibility_config=visibility("AWSManagedRulesCommonRuleSet"),
-                ),
+                common_rule_set_rule(priority=2, metric_name="AWSManagedRulesCommonRuleSet"),
                 wafv2.CfnWebACL.RuleProperty(
                     # Blocks calls whose X-API-Key is shorter than 20 characters (or missing) before
                     # they reach API Gateway's own key check.
@@ -239,7 +220,7 @@ class ApiStack(PatternNestedStack):
                             ],
                         )
                     ),
-                    visibility_config=visibility("ApiKeyHeaderSize"),
+                    visibility_config=waf_visibility("ApiKeyHeaderSize"),
                 ),
             ],
         )
@@ -248,12 +229,6 @@ class ApiStack(PatternNestedStack):
             "WafLogging",
             resource_arn=self.web_acl.attr_arn,
             log_destination_configs=[data.waf_log_bucket.bucket_arn],
-        )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "WafAssociation",
-            resource_arn=self.api.deployment_stage.stage_arn,
-            web_acl_arn=self.web_acl.attr_arn,
         )
 
     def _build_baseline(self) -> None:

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from reference_stacks.common import Variant, named
+from reference_stacks.common import Variant, expiring_log_group, named
 
 METRICS_NAMESPACE = "StockPatternDetection"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
@@ -31,10 +31,4 @@ class PatternNestedStack(cdk.NestedStack):
         return named(base, self.suffix) if self.ideal else base
 
     def log_group(self, construct_id: str, log_group_name: str) -> logs.LogGroup:
-        return logs.LogGroup(
-            self,
-            construct_id,
-            log_group_name=log_group_name,
-            retention=LOG_RETENTION,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        return expiring_log_group(self, construct_id, log_group_name=log_group_name, retention=LOG_RETENTION)

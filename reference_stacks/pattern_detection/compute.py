@@ -11,10 +11,9 @@ from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from reference_stacks.common import Variant, handler_code, notified_alarm, python_function
+from reference_stacks.common import Variant, dead_letter_queue, handler_code, notified_alarm, python_function
 
 from .base import LOG_RETENTION, METRICS_NAMESPACE, PatternNestedStack
 from .data import DataStack
@@ -131,15 +130,7 @@ class ComputeStack(PatternNestedStack):
         data.alert_queue.grant_send_messages(kinesis_consumer)
 
         # Where async invocations and stream batches go after their retries are spent.
-        self.failure_queue = sqs.Queue(
-            self,
-            "AsyncFailures",
-            queue_name=self.name("PatternAsyncFailures"),
-            retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        self.failure_queue = dead_letter_queue(self, "AsyncFailures", queue_name=self.name("PatternAsyncFailures"))
         alert_processor.add_event_source(
             event_sources.SqsEventSource(
                 data.alert_queue,

@@ -6,18 +6,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from reference_stacks.common import Variant
+from reference_stacks.common import Variant, alarm_notification_key, dead_letter_queue, encrypted_topic
 
 from .base import PatternNestedStack
 
-DLQ_RETENTION = cdk.Duration.days(14)
 # 6x the alert processor's 30 s timeout, so a batch in flight is never redelivered.
 ALERT_QUEUE_VISIBILITY = cdk.Duration.seconds(180)
 # Humans review pending approvals; a received message stays hidden for the review window.
@@ -35,7 +33,17 @@ class DataStack(PatternNestedStack):
             environment_suffix=environment_suffix,
             description="Pattern detection data: DynamoDB, SQS, SNS, Kinesis, S3",
         )
-        self.key = self._key() if self.ideal else None
+        self.key = (
+            alarm_notification_key(
+                self,
+                "DataKey",
+                alias=f"alias/{self.name('pattern-detection')}",
+                description="Encrypts the market-data stream and the SNS topics",
+                same_account_only=True,
+            )
+            if self.ideal
+            else None
+        )
         self.patterns_table = self._table(
             "TradingPatternsTable",
             "TradingPatterns",
@@ -64,11 +72,13 @@ class DataStack(PatternNestedStack):
             )
         )
         self.alarm_topic = (
-            self._topic("AlarmTopic", "PatternDetectionAlarms", "Pattern detection alarms") if self.ideal else None
+            self._topic(
+                "AlarmTopic", "PatternDetectionAlarms", "Pattern detection alarms",
+                email=self.node.try_get_context("alarm_email"),
+            )
+            if self.ideal
+            else None
         )
-        alarm_email = self.node.try_get_context("alarm_email")
-        if self.alarm_topic is not None and alarm_email:
-            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(str(alarm_email)))
         self.stream = self._stream()
         # Enhanced fan-out: the consumer gets its own 2 MB/s per shard instead of sharing reads.
         self.stream_consumer = (
@@ -80,27 +90,6 @@ class DataStack(PatternNestedStack):
             else None
         )
         self.waf_log_bucket = self._bucket()
-
-    def _key(self) -> kms.Key:
-        key = kms.Key(
-            self,
-            "DataKey",
-            alias=f"alias/{self.name('pattern-detection')}",
-            description="Encrypts the market-data stream and the SNS topics",
-            enable_key_rotation=True,
-            pending_window=cdk.Duration.days(7),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        # CloudWatch alarm actions publish to the encrypted alarm topic.
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID}},
-            )
-        )
-        return key
 
     def _table(
         self,
@@ -129,17 +118,7 @@ class DataStack(PatternNestedStack):
         )
 
     def _dlq(self, base_name: str) -> sqs.Queue | None:
-        if not self.ideal:
-            return None
-        return sqs.Queue(
-            self,
-            base_name,
-            queue_name=self.name(base_name),
-            retention_period=DLQ_RETENTION,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        return dead_letter_queue(self, base_name, queue_name=self.name(base_name)) if self.ideal else None
 
     def _queue(
         self, base_name: str, visibility: cdk.Duration, dlq: sqs.Queue | None, *, max_receive_count: int
@@ -158,14 +137,9 @@ class DataStack(PatternNestedStack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
-    def _topic(self, construct_id: str, base_name: str, display_name: str) -> sns.Topic:
-        return sns.Topic(
-            self,
-            construct_id,
-            topic_name=self.name(base_name),
-            display_name=display_name,
-            master_key=self.key,
-            enforce_ssl=self.ideal or None,
+    def _topic(self, construct_id: str, base_name: str, display_name: str, email: str | None = None) -> sns.Topic:
+        return encrypted_topic(
+            self, construct_id, topic_name=self.name(base_name), display_name=display_name, key=self.key, email=email
         )
 
     def _stream(self) -> kinesis.Stream:

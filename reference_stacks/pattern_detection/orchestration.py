@@ -6,12 +6,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from reference_stacks.common import Variant
+from reference_stacks.common import Variant, dead_letter_queue
 
 from .base import PatternNestedStack
 from .compute import ComputeStack
@@ -22,6 +21,8 @@ POWER_TUNING_MEMORY_SIZES = [512, 1024, 1536, 2048, 3008]
 DETECTOR_MEMORY_SIZE = 1024
 TRIGGER_SOURCE = "stock.pattern.detection"
 TRIGGER_DETAIL_TYPE = "PatternAnalysisRequested"
+# The seed's retry policy for every Task state: 3 attempts, 2 s apart, doubling.
+RETRY = {"max_attempts": 3, "backoff_rate": 2.0, "interval": cdk.Duration.seconds(2)}
 
 
 class OrchestrationStack(PatternNestedStack):
@@ -62,7 +63,7 @@ class OrchestrationStack(PatternNestedStack):
             **options,
         )
         if self.ideal:
-            task.add_retry(max_attempts=3, backoff_rate=2.0, interval=cdk.Duration.seconds(2))
+            task.add_retry(**RETRY)
         return task
 
     def _analysis_chain(self, detector: lambda_.IFunction, manual_review: sfn.IChainable | None) -> sfn.IChainable:
@@ -90,7 +91,7 @@ class OrchestrationStack(PatternNestedStack):
              "confidence.$": "$.confidence"},
         )
         if manual_review is not None:
-            parallel.add_retry(max_attempts=3, backoff_rate=2.0, interval=cdk.Duration.seconds(2))
+            parallel.add_retry(**RETRY)
             for state in (validation, parallel, scoring, decision):
                 state.add_catch(manual_review, result_path="$.error")
         return validation.next(parallel).next(scoring).next(decision)
@@ -106,45 +107,25 @@ class OrchestrationStack(PatternNestedStack):
             subject="Pattern analysis needs manual review",
             message=sfn.TaskInput.from_json_path_at("$"),
         )
-        manual_review.add_retry(max_attempts=3, backoff_rate=2.0, interval=cdk.Duration.seconds(2))
+        manual_review.add_retry(**RETRY)
         manual_review.add_catch(sfn.Fail(self, "ManualReviewFailed", error="ManualReviewUnavailable"))
         queue_alert = tasks.SqsSendMessage(
             self, "QueueAlert", queue=data.alert_queue, message_body=sfn.TaskInput.from_json_path_at("$")
         )
-        queue_alert.add_retry(max_attempts=3, backoff_rate=2.0, interval=cdk.Duration.seconds(2))
+        queue_alert.add_retry(**RETRY)
         queue_alert.add_catch(manual_review, result_path="$.error")
         definition = self._analysis_chain(detector, manual_review).next(
             sfn.Choice(self, "ShouldAlert")
             .when(sfn.Condition.boolean_equals("$.shouldAlert", True), queue_alert)
             .otherwise(sfn.Succeed(self, "NoAlert"))
         )
-        analysis_name = self.name("PatternAnalysisWorkflow")
-        self.analysis_workflow = sfn.StateMachine(
-            self,
-            "PatternAnalysisWorkflow",
-            state_machine_name=analysis_name,
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=cdk.Duration.minutes(5),
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.log_group("AnalysisLogs", f"/aws/vendedlogs/states/{analysis_name}"),
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
+        self.analysis_workflow = self._observed_state_machine(
+            "PatternAnalysisWorkflow", "AnalysisLogs", definition, sfn.StateMachineType.EXPRESS, cdk.Duration.minutes(5)
         )
         # Publishing to the KMS-encrypted approval topic (ManualReview) needs the key.
         data.key.grant(self.analysis_workflow, "kms:Decrypt", "kms:GenerateDataKey*")
         self.power_tuning_workflow = self._power_tuning(compute.functions["pattern-detector"])
-        self.events_dlq = sqs.Queue(
-            self,
-            "EventTargetDLQ",
-            queue_name=self.name("PatternEventTargetDLQ"),
-            retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        self.events_dlq = dead_letter_queue(self, "EventTargetDLQ", queue_name=self.name("PatternEventTargetDLQ"))
         target_options = {
             "dead_letter_queue": self.events_dlq,
             "retry_attempts": 3,
@@ -183,7 +164,7 @@ class OrchestrationStack(PatternNestedStack):
         failed = sfn.Fail(self, "PowerTuningFailed", error="PowerTuningFailed")
 
         def resilient(task: sfn.TaskStateBase, catch_to: sfn.IChainable) -> sfn.TaskStateBase:
-            task.add_retry(max_attempts=3, backoff_rate=2.0, interval=cdk.Duration.seconds(2))
+            task.add_retry(**RETRY)
             task.add_catch(catch_to, result_path="$.error")
             return task
 
@@ -225,17 +206,30 @@ class OrchestrationStack(PatternNestedStack):
             .next(resilient(set_memory("RestoreMemory", DETECTOR_MEMORY_SIZE), failed))
             .next(resilient(self._invoke("Recommend", detector, {"action": "tune", "results.$": "$.results"}), failed))
         )
-        tuning_name = self.name("PowerTuningWorkflow")
+        return self._observed_state_machine(
+            "PowerTuningWorkflow", "PowerTuningLogs", definition, sfn.StateMachineType.STANDARD, cdk.Duration.minutes(30)
+        )
+
+    def _observed_state_machine(
+        self,
+        construct_id: str,
+        log_group_id: str,
+        definition: sfn.IChainable,
+        state_machine_type: sfn.StateMachineType,
+        timeout: cdk.Duration,
+    ) -> sfn.StateMachine:
+        """A state machine named ``<construct_id>-<suffix>``, traced, logging every event with its data."""
+        name = self.name(construct_id)
         return sfn.StateMachine(
             self,
-            "PowerTuningWorkflow",
-            state_machine_name=tuning_name,
-            state_machine_type=sfn.StateMachineType.STANDARD,
+            construct_id,
+            state_machine_name=name,
+            state_machine_type=state_machine_type,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=cdk.Duration.minutes(30),
+            timeout=timeout,
             tracing_enabled=True,
             logs=sfn.LogOptions(
-                destination=self.log_group("PowerTuningLogs", f"/aws/vendedlogs/states/{tuning_name}"),
+                destination=self.log_group(log_group_id, f"/aws/vendedlogs/states/{name}"),
                 level=sfn.LogLevel.ALL,
                 include_execution_data=True,
             ),

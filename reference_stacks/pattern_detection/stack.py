@@ -36,7 +36,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from reference_stacks.common import Variant, add_output
+from reference_stacks.common import Variant, add_outputs
 
 from .api import ApiStack
 from .compute import ComputeStack
@@ -127,6 +127,4 @@ class PatternDetectionStack(cdk.Stack):
             ("EventTargetDlqUrl", orchestration.events_dlq.queue_url, "DLQ of the EventBridge targets"),
             ("DashboardName", self.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
         ]
-        for output_id, value, description in outputs:
-            add_output(self, output_id, value=value, description=description,
-                       export_prefix=EXPORT_PREFIX, environment_suffix=self.environment_suffix)
+        add_outputs(self, outputs, export_prefix=EXPORT_PREFIX, environment_suffix=self.environment_suffix)

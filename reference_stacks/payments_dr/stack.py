@@ -67,11 +67,19 @@ from constructs import Construct
 
 from reference_stacks.common import (
     Variant,
-    add_output,
+    add_outputs,
+    alarm_notification_key,
+    common_rule_set_rule,
     context_flag,
+    dead_letter_queue,
+    encrypted_topic,
+    expiring_log_group,
     handler_code,
+    json_access_log_format,
     named,
     python_function,
+    rate_limit_rule,
+    regional_web_acl,
 )
 from reference_stacks.payments_dr.monitoring import build_dashboard, build_alarms
 
@@ -202,15 +210,7 @@ class PaymentsDrStack(cdk.Stack):
         )
 
     def _dlq(self, construct_id: str, base: str) -> sqs.Queue:
-        return sqs.Queue(
-            self,
-            construct_id,
-            queue_name=self.name(base),
-            retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        return dead_letter_queue(self, construct_id, queue_name=self.name(base))
 
     def _queues(self) -> tuple[sqs.Queue | None, sqs.Queue]:
         if not self.ideal:
@@ -234,31 +234,27 @@ class PaymentsDrStack(cdk.Stack):
     def _topics(self) -> tuple[kms.Key | None, sns.Topic | None, sns.Topic | None]:
         if not self.ideal:
             return None, None, None
-        key = kms.Key(
+        # Alarm actions publish as CloudWatch: the key lets it use the ops alert topic.
+        key = alarm_notification_key(
             self,
             "TopicKey",
             alias=f"alias/{self.name('payment-topics')}",
             description="Encrypts the payments ops alert and transaction topics",
-            enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=None,
         )
-        # Alarm actions publish as CloudWatch; without this grant they cannot use the topic's key.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-        ops = sns.Topic(
+        ops = encrypted_topic(
             self,
             "OpsAlertTopic",
             topic_name=self.name("payment-ops-alerts"),
             display_name="Payments DR operational alerts",
-            master_key=key,
-            enforce_ssl=True,
+            key=key,
         )
-        transactions = sns.Topic(
+        transactions = encrypted_topic(
             self,
             "TransactionTopic",
             topic_name=self.name("payment-transactions"),
             display_name="Payments processed and failover coordination",
-            master_key=key,
-            enforce_ssl=True,
+            key=key,
         )
         return key, ops, transactions
 
@@ -274,46 +270,23 @@ class PaymentsDrStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Payments DR functions: scoped DynamoDB, SQS, SNS, KMS and log access",
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PaymentsTable",
-                actions=["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
-                resources=[self.table.table_arn, f"{self.table.table_arn}/index/*"],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PaymentQueueSend",
-                actions=["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
-                resources=[self.payment_queue.queue_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="PaymentQueueConsume",
-                actions=[
-                    "sqs:ReceiveMessage",
-                    "sqs:DeleteMessage",
-                    "sqs:ChangeMessageVisibility",
-                    "sqs:GetQueueAttributes",
-                ],
-                resources=[self.payment_queue.queue_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TransactionTopicPublish",
-                actions=["sns:Publish"],
-                resources=[self.transaction_topic.topic_arn],
-            )
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TopicKeyUse",
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=[self.key.key_arn],
-            )
-        )
+        queue_arn = self.payment_queue.queue_arn
+        for sid, actions, resources in (
+            (
+                "PaymentsTable",
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"],
+                [self.table.table_arn, f"{self.table.table_arn}/index/*"],
+            ),
+            ("PaymentQueueSend", ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], [queue_arn]),
+            (
+                "PaymentQueueConsume",
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"],
+                [queue_arn],
+            ),
+            ("TransactionTopicPublish", ["sns:Publish"], [self.transaction_topic.topic_arn]),
+            ("TopicKeyUse", ["kms:Decrypt", "kms:GenerateDataKey*"], [self.key.key_arn]),
+        ):
+            role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
         return role
 
     def _functions(self) -> dict[str, lambda_.Function]:
@@ -415,12 +388,8 @@ class PaymentsDrStack(cdk.Stack):
             # CDK rejects a RestApi without methods; a root mock keeps it free of payment endpoints.
             api.root.add_method("ANY")
             return api
-        self.api_log_group = logs.LogGroup(
-            self,
-            "APIGatewayLogs",
-            log_group_name=f"/aws/apigateway/{self.name('payment-api')}",
-            retention=LOG_RETENTION,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        self.api_log_group = expiring_log_group(
+            self, "APIGatewayLogs", log_group_name=f"/aws/apigateway/{self.name('payment-api')}", retention=LOG_RETENTION
         )
         api = apigateway.RestApi(
             self,
@@ -436,10 +405,7 @@ class PaymentsDrStack(cdk.Stack):
                 metrics_enabled=True,
                 tracing_enabled=True,
                 access_log_destination=apigateway.LogGroupLogDestination(self.api_log_group),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
-                ),
+                access_log_format=json_access_log_format(),
             ),
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
@@ -482,50 +448,16 @@ class PaymentsDrStack(cdk.Stack):
         return api
 
     def _web_acl(self, api: apigateway.RestApi) -> wafv2.CfnWebACL:
-        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
-            )
-
-        acl = wafv2.CfnWebACL(
+        return regional_web_acl(
             self,
             "PaymentApiWebAcl",
             name=self.name("payment-api-waf"),
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility(self.name("payment-api-waf")),
+            stage=api.deployment_stage,
             rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="AWSManagedRulesCommonRuleSet",
-                    priority=0,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS", name="AWSManagedRulesCommonRuleSet"
-                        )
-                    ),
-                    visibility_config=visibility("common-rule-set"),
-                ),
-                wafv2.CfnWebACL.RuleProperty(
-                    name="RateLimitPerIp",
-                    priority=1,
-                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            limit=2000, aggregate_key_type="IP"
-                        )
-                    ),
-                    visibility_config=visibility("rate-limit-per-ip"),
-                ),
+                common_rule_set_rule(priority=0, metric_name="common-rule-set"),
+                rate_limit_rule(priority=1, metric_name="rate-limit-per-ip", limit=2000),
             ],
         )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "PaymentApiWebAclAssociation",
-            resource_arn=api.deployment_stage.stage_arn,
-            web_acl_arn=acl.attr_arn,
-        )
-        return acl
 
     # --- outputs ------------------------------------------------------------------------------
 
@@ -563,12 +495,4 @@ class PaymentsDrStack(cdk.Stack):
         ]
         if self.props.enable_waf:
             outputs.append(("WebAclArn", self.web_acl.attr_arn, "WAF web ACL protecting the payment API"))
-        for output_id, value, description in outputs:
-            add_output(
-                self,
-                output_id,
-                value=value,
-                description=description,
-                export_prefix=EXPORT_PREFIX,
-                environment_suffix=self.environment_suffix,
-            )
+        add_outputs(self, outputs, export_prefix=EXPORT_PREFIX, environment_suffix=self.environment_suffix)

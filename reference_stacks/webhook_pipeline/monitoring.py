@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from reference_stacks.common import named, notified_alarm
+from reference_stacks.common import alarm_notification_key, encrypted_topic, named, notified_alarm
 
 PERIOD = cdk.Duration.minutes(5)
 # Seed thresholds.
@@ -49,29 +47,21 @@ class MonitoredQueue:
 
 def alarm_topic(scope: Construct, *, environment_suffix: str, email: str | None) -> sns.Topic:
     """The one SNS topic every alarm notifies, encrypted with a rotating key CloudWatch may use."""
-    key = kms.Key(
+    key = alarm_notification_key(
         scope,
         "AlarmTopicKey",
         alias=named("alias/webhook-alarms", environment_suffix),
         description="Encrypts the webhook pipeline alarm topic",
-        enable_key_rotation=True,
-        removal_policy=cdk.RemovalPolicy.DESTROY,
-        pending_window=cdk.Duration.days(7),
     )
-    # CloudWatch publishes alarm notifications itself, so it needs the key (AWS managed keys refuse it).
-    key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
-    topic = sns.Topic(
+    return encrypted_topic(
         scope,
         "AlarmTopic",
         topic_name=named("webhook-alarms", environment_suffix),
         display_name="Webhook pipeline alarms",
-        master_key=key,
-        enforce_ssl=True,
+        key=key,
+        email=email,
+        removal_policy=cdk.RemovalPolicy.DESTROY,
     )
-    topic.apply_removal_policy(cdk.RemovalPolicy.DESTROY)
-    if email:
-        topic.add_subscription(subscriptions.EmailSubscription(email))
-    return topic
 
 
 def _percent_of(
@@ -86,57 +76,73 @@ def _percent_of(
     )
 
 
+def _alarm(
+    scope: Construct,
+    topic: sns.ITopic,
+    environment_suffix: str,
+    construct_id: str,
+    name: str,
+    description: str,
+    metric: cloudwatch.IMetric,
+    threshold: float,
+    *,
+    sustained: bool = False,
+) -> cloudwatch.Alarm:
+    """Alarm ``webhook-<name>-<suffix>``; a ``sustained`` one fires on 2 of 3 periods, not on one spike."""
+    return notified_alarm(
+        scope,
+        construct_id,
+        metric=metric,
+        threshold=threshold,
+        evaluation_periods=3 if sustained else 1,
+        datapoints_to_alarm=2 if sustained else None,
+        alarm_name=named(f"webhook-{name}", environment_suffix),
+        description=description,
+        topic=topic,
+    )
+
+
 def function_alarms(
     scope: Construct, item: MonitoredFunction, *, topic: sns.ITopic, environment_suffix: str
 ) -> list[cloudwatch.Alarm]:
     """Error rate, throttles, duration vs timeout and concurrency for one function."""
-    fn, key = item.function, item.key
+    alarm = partial(_alarm, scope, topic, environment_suffix)
+    fn, key, title = item.function, item.key, item.key.capitalize()
     duration_threshold_ms = item.timeout.to_milliseconds() * DURATION_SHARE_OF_TIMEOUT
     return [
-        notified_alarm(
-            scope,
-            f"{key.capitalize()}ErrorRateAlarm",
-            metric=_percent_of(
+        alarm(
+            f"{title}ErrorRateAlarm",
+            f"{key}-error-rate",
+            f"{key}: more than {ERROR_RATE_PERCENT} % of invocations fail",
+            _percent_of(
                 fn.metric_errors(statistic="Sum", period=PERIOD),
                 fn.metric_invocations(statistic="Sum", period=PERIOD),
                 f"{key} error rate (%)",
             ),
-            threshold=ERROR_RATE_PERCENT,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            alarm_name=named(f"webhook-{key}-error-rate", environment_suffix),
-            description=f"{key}: more than {ERROR_RATE_PERCENT} % of invocations fail",
-            topic=topic,
+            ERROR_RATE_PERCENT,
+            sustained=True,
         ),
-        notified_alarm(
-            scope,
-            f"{key.capitalize()}ThrottlesAlarm",
-            metric=fn.metric_throttles(statistic="Sum", period=PERIOD),
-            threshold=0,
-            alarm_name=named(f"webhook-{key}-throttles", environment_suffix),
-            description=f"{key}: invocations are throttled",
-            topic=topic,
+        alarm(
+            f"{title}ThrottlesAlarm",
+            f"{key}-throttles",
+            f"{key}: invocations are throttled",
+            fn.metric_throttles(statistic="Sum", period=PERIOD),
+            0,
         ),
-        notified_alarm(
-            scope,
-            f"{key.capitalize()}DurationAlarm",
-            metric=fn.metric_duration(statistic="Maximum", period=PERIOD),
-            threshold=duration_threshold_ms,
-            alarm_name=named(f"webhook-{key}-duration", environment_suffix),
-            description=(
-                f"{key}: an invocation ran longer than 80 % of the "
-                f"{item.timeout.to_seconds()} s timeout ({duration_threshold_ms:.0f} ms)"
-            ),
-            topic=topic,
+        alarm(
+            f"{title}DurationAlarm",
+            f"{key}-duration",
+            f"{key}: an invocation ran longer than 80 % of the "
+            f"{item.timeout.to_seconds()} s timeout ({duration_threshold_ms:.0f} ms)",
+            fn.metric_duration(statistic="Maximum", period=PERIOD),
+            duration_threshold_ms,
         ),
-        notified_alarm(
-            scope,
-            f"{key.capitalize()}ConcurrencyAlarm",
-            metric=fn.metric("ConcurrentExecutions", statistic="Maximum", period=PERIOD),
-            threshold=CONCURRENCY_THRESHOLD,
-            alarm_name=named(f"webhook-{key}-concurrency", environment_suffix),
-            description=f"{key}: more than {CONCURRENCY_THRESHOLD} of its 100 reserved executions in use",
-            topic=topic,
+        alarm(
+            f"{title}ConcurrencyAlarm",
+            f"{key}-concurrency",
+            f"{key}: more than {CONCURRENCY_THRESHOLD} of its 100 reserved executions in use",
+            fn.metric("ConcurrentExecutions", statistic="Maximum", period=PERIOD),
+            CONCURRENCY_THRESHOLD,
         ),
     ]
 
@@ -145,34 +151,29 @@ def queue_alarms(
     scope: Construct, item: MonitoredQueue, *, topic: sns.ITopic, environment_suffix: str
 ) -> list[cloudwatch.Alarm]:
     """Age of the oldest message and depth of a main queue, and any message in its DLQ."""
+    alarm = partial(_alarm, scope, topic, environment_suffix)
     key, title = item.key, item.key.capitalize()
     return [
-        notified_alarm(
-            scope,
+        alarm(
             f"{title}QueueAgeAlarm",
-            metric=item.queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=PERIOD),
-            threshold=QUEUE_AGE_SECONDS,
-            alarm_name=named(f"webhook-{key}-queue-age", environment_suffix),
-            description=f"{key} queue: oldest message waits more than {QUEUE_AGE_SECONDS} s",
-            topic=topic,
+            f"{key}-queue-age",
+            f"{key} queue: oldest message waits more than {QUEUE_AGE_SECONDS} s",
+            item.queue.metric_approximate_age_of_oldest_message(statistic="Maximum", period=PERIOD),
+            QUEUE_AGE_SECONDS,
         ),
-        notified_alarm(
-            scope,
+        alarm(
             f"{title}QueueDepthAlarm",
-            metric=item.queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=PERIOD),
-            threshold=QUEUE_DEPTH_MESSAGES,
-            alarm_name=named(f"webhook-{key}-queue-depth", environment_suffix),
-            description=f"{key} queue: more than {QUEUE_DEPTH_MESSAGES} messages waiting",
-            topic=topic,
+            f"{key}-queue-depth",
+            f"{key} queue: more than {QUEUE_DEPTH_MESSAGES} messages waiting",
+            item.queue.metric_approximate_number_of_messages_visible(statistic="Maximum", period=PERIOD),
+            QUEUE_DEPTH_MESSAGES,
         ),
-        notified_alarm(
-            scope,
+        alarm(
             f"{title}DlqAlarm",
-            metric=item.dlq.metric_approximate_number_of_messages_visible(statistic="Maximum", period=PERIOD),
-            threshold=0,
-            alarm_name=named(f"webhook-{key}-dlq-messages", environment_suffix),
-            description=f"{key} DLQ: a message failed processing and was dead-lettered",
-            topic=topic,
+            f"{key}-dlq-messages",
+            f"{key} DLQ: a message failed processing and was dead-lettered",
+            item.dlq.metric_approximate_number_of_messages_visible(statistic="Maximum", period=PERIOD),
+            0,
         ),
     ]
 
@@ -181,39 +182,30 @@ def api_alarms(
     scope: Construct, stage: apigateway.Stage, *, topic: sns.ITopic, environment_suffix: str
 ) -> list[cloudwatch.Alarm]:
     """4xx and 5xx rates over all requests, and p99 latency, of the API stage."""
+    alarm = partial(_alarm, scope, topic, environment_suffix)
     count = stage.metric_count(statistic="Sum", period=PERIOD)
+    rate_alarms = [
+        alarm(
+            f"Api{kind}RateAlarm",
+            f"api-{kind}-rate",
+            f"API: more than {percent} % of requests answered {kind}",
+            _percent_of(errors(statistic="Sum", period=PERIOD), count, f"API {kind} rate (%)"),
+            percent,
+            sustained=True,
+        )
+        for kind, errors, percent in (
+            ("4xx", stage.metric_client_error, API_4XX_PERCENT),
+            ("5xx", stage.metric_server_error, API_5XX_PERCENT),
+        )
+    ]
     return [
-        notified_alarm(
-            scope,
-            "Api4xxRateAlarm",
-            metric=_percent_of(stage.metric_client_error(statistic="Sum", period=PERIOD), count, "API 4xx rate (%)"),
-            threshold=API_4XX_PERCENT,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            alarm_name=named("webhook-api-4xx-rate", environment_suffix),
-            description=f"API: more than {API_4XX_PERCENT} % of requests answered 4xx",
-            topic=topic,
-        ),
-        notified_alarm(
-            scope,
-            "Api5xxRateAlarm",
-            metric=_percent_of(stage.metric_server_error(statistic="Sum", period=PERIOD), count, "API 5xx rate (%)"),
-            threshold=API_5XX_PERCENT,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            alarm_name=named("webhook-api-5xx-rate", environment_suffix),
-            description=f"API: more than {API_5XX_PERCENT} % of requests answered 5xx",
-            topic=topic,
-        ),
-        notified_alarm(
-            scope,
+        *rate_alarms,
+        alarm(
             "ApiLatencyAlarm",
-            metric=stage.metric_latency(statistic="p99", period=PERIOD),
-            threshold=API_P99_LATENCY_MS,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            alarm_name=named("webhook-api-p99-latency", environment_suffix),
-            description=f"API: p99 latency above {API_P99_LATENCY_MS} ms",
-            topic=topic,
+            "api-p99-latency",
+            f"API: p99 latency above {API_P99_LATENCY_MS} ms",
+            stage.metric_latency(statistic="p99", period=PERIOD),
+            API_P99_LATENCY_MS,
+            sustained=True,
         ),
     ]

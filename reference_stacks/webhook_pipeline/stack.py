@@ -41,11 +41,17 @@ from constructs import Construct
 
 from reference_stacks.common import (
     Variant,
-    add_output,
+    add_outputs,
+    common_rule_set_rule,
     context_flag,
+    dead_letter_queue,
+    expiring_log_group,
     handler_code,
+    json_access_log_format,
     named,
     python_function,
+    rate_limit_rule,
+    regional_web_acl,
 )
 from reference_stacks.webhook_pipeline import monitoring
 
@@ -149,15 +155,7 @@ class WebhookPipelineStack(cdk.Stack):
 
     def _queue_with_dlq(self, key: str, consumer_timeout: cdk.Duration) -> tuple[sqs.Queue, sqs.Queue]:
         title, suffix = key.capitalize(), self.environment_suffix
-        dlq = sqs.Queue(
-            self,
-            f"{title}Dlq",
-            queue_name=named(f"webhook-{key}-dlq", suffix),
-            retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        dlq = dead_letter_queue(self, f"{title}Dlq", queue_name=named(f"webhook-{key}-dlq", suffix))
         queue = sqs.Queue(
             self,
             f"{title}Queue",
@@ -190,12 +188,11 @@ class WebhookPipelineStack(cdk.Stack):
 
     def _api(self) -> apigateway.RestApi:
         suffix = self.environment_suffix
-        access_logs = logs.LogGroup(
+        access_logs = expiring_log_group(
             self,
             "ApiAccessLogs",
             log_group_name=named("/aws/apigateway/webhook-api-access", suffix),
             retention=LOG_RETENTION,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         api = apigateway.RestApi(
             self,
@@ -215,17 +212,7 @@ class WebhookPipelineStack(cdk.Stack):
                 throttling_rate_limit=100,
                 throttling_burst_limit=200,
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
-                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
-                    caller=False,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=False,
-                ),
+                access_log_format=json_access_log_format(identity=False),
             ),
         )
         # Shape checks at the edge spare a Lambda invocation; the receiver still validates in depth.
@@ -263,64 +250,20 @@ class WebhookPipelineStack(cdk.Stack):
         return api
 
     def _web_acl(self) -> wafv2.CfnWebACL:
-        suffix = self.environment_suffix
-
-        def visibility(metric_name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
-            return wafv2.CfnWebACL.VisibilityConfigProperty(
-                cloud_watch_metrics_enabled=True,
-                metric_name=metric_name,
-                sampled_requests_enabled=True,
-            )
-
-        web_acl = wafv2.CfnWebACL(
+        return regional_web_acl(
             self,
             "WebhookApiWebAcl",
-            name=named("webhook-api-waf", suffix),
-            scope="REGIONAL",
-            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=visibility(named("webhook-api-waf", suffix)),
+            name=named("webhook-api-waf", self.environment_suffix),
+            stage=self.api.deployment_stage,
             rules=[
-                wafv2.CfnWebACL.RuleProperty(
-                    name="AWSManagedRulesCommonRuleSet",
-                    priority=0,
-                    override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                            vendor_name="AWS",
-                            name="AWSManagedRulesCommonRuleSet",
-                            # Provider payloads (e.g. a GitHub push) exceed the rule's 8 KB body
-                            # limit; the receiver enforces its own size limit instead.
-                            rule_action_overrides=[
-                                wafv2.CfnWebACL.RuleActionOverrideProperty(
-                                    name="SizeRestrictions_BODY",
-                                    action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={}),
-                                )
-                            ],
-                        )
-                    ),
-                    visibility_config=visibility("webhook-common-rule-set"),
+                # Provider payloads (e.g. a GitHub push) exceed the rule's 8 KB body limit;
+                # the receiver enforces its own size limit instead.
+                common_rule_set_rule(
+                    priority=0, metric_name="webhook-common-rule-set", count_rules=["SizeRestrictions_BODY"]
                 ),
-                wafv2.CfnWebACL.RuleProperty(
-                    name="RateLimitPerIp",
-                    priority=1,
-                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
-                    statement=wafv2.CfnWebACL.StatementProperty(
-                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
-                            aggregate_key_type="IP",
-                            limit=2000,
-                        )
-                    ),
-                    visibility_config=visibility("webhook-rate-limit"),
-                ),
+                rate_limit_rule(priority=1, metric_name="webhook-rate-limit", limit=2000),
             ],
         )
-        wafv2.CfnWebACLAssociation(
-            self,
-            "WebhookApiWebAclAssociation",
-            resource_arn=self.api.deployment_stage.stage_arn,
-            web_acl_arn=web_acl.attr_arn,
-        )
-        return web_acl
 
     def _alarms(self, alarm_email: str | None) -> None:
         suffix = self.environment_suffix
@@ -342,34 +285,32 @@ class WebhookPipelineStack(cdk.Stack):
         )
 
     def _outputs(self) -> None:
-        def output(output_id: str, value: str, description: str) -> None:
-            add_output(
-                self,
-                output_id,
-                value=value,
-                description=description,
-                export_prefix=EXPORT_PREFIX,
-                environment_suffix=self.environment_suffix,
-            )
-
-        output("ApiId", self.api.rest_api_id, "REST API id")
-        output("ApiStageName", self.api.deployment_stage.stage_name, "REST API stage name")
-        output("ApiUrl", self.api.url, "Base URL of the REST API stage")
-        output(
-            "WebhookEndpoint",
-            self.api.url_for_path("/webhooks/{provider}"),
-            "POST webhooks here, with {provider} one of generic, github, shopify, stripe",
-        )
-        output("ApiAccessLogGroupName", self.api_access_logs.log_group_name, "API access log group")
-        output("WebAclArn", self.web_acl.attr_arn, "WAF web ACL protecting the API stage")
+        api = self.api
+        outputs = [
+            ("ApiId", api.rest_api_id, "REST API id"),
+            ("ApiStageName", api.deployment_stage.stage_name, "REST API stage name"),
+            ("ApiUrl", api.url, "Base URL of the REST API stage"),
+            (
+                "WebhookEndpoint",
+                api.url_for_path("/webhooks/{provider}"),
+                "POST webhooks here, with {provider} one of generic, github, shopify, stripe",
+            ),
+            ("ApiAccessLogGroupName", self.api_access_logs.log_group_name, "API access log group"),
+            ("WebAclArn", self.web_acl.attr_arn, "WAF web ACL protecting the API stage"),
+        ]
         for key, (queue, dlq) in self.queues.items():
             title = key.capitalize()
-            output(f"{title}QueueUrl", queue.queue_url, f"URL of the {key} queue")
-            output(f"{title}QueueArn", queue.queue_arn, f"ARN of the {key} queue")
-            output(f"{title}DlqUrl", dlq.queue_url, f"URL of the {key} queue's dead-letter queue")
-            output(f"{title}DlqArn", dlq.queue_arn, f"ARN of the {key} queue's dead-letter queue")
+            outputs += [
+                (f"{title}QueueUrl", queue.queue_url, f"URL of the {key} queue"),
+                (f"{title}QueueArn", queue.queue_arn, f"ARN of the {key} queue"),
+                (f"{title}DlqUrl", dlq.queue_url, f"URL of the {key} queue's dead-letter queue"),
+                (f"{title}DlqArn", dlq.queue_arn, f"ARN of the {key} queue's dead-letter queue"),
+            ]
         for title, fn in (("Receiver", self.receiver), ("Processor", self.processor), ("Notifier", self.notifier)):
-            output(f"{title}FunctionName", fn.function_name, f"Name of the {title.lower()} function")
-            output(f"{title}FunctionArn", fn.function_arn, f"ARN of the {title.lower()} function")
+            outputs += [
+                (f"{title}FunctionName", fn.function_name, f"Name of the {title.lower()} function"),
+                (f"{title}FunctionArn", fn.function_arn, f"ARN of the {title.lower()} function"),
+            ]
         if self.alarm_topic is not None:
-            output("AlarmTopicArn", self.alarm_topic.topic_arn, "SNS topic every alarm notifies")
+            outputs.append(("AlarmTopicArn", self.alarm_topic.topic_arn, "SNS topic every alarm notifies"))
+        add_outputs(self, outputs, export_prefix=EXPORT_PREFIX, environment_suffix=self.environment_suffix)

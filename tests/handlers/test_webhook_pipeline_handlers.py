@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
@@ -176,18 +177,6 @@ def test_receiver_answers_503_when_the_queue_is_unavailable(receiver, monkeypatc
     assert response["statusCode"] == 503
     assert json.loads(response["body"]) == {"error": "webhook could not be queued; retry later", "eventId": "evt_123"}
     assert '"enqueue failed"' in capsys.readouterr().out
-
-
-def test_receiver_client_factory_is_lazy_and_cached(load_handler, monkeypatch):
-    module = load_handler(SYSTEM, "receiver")
-    created = []
-    monkeypatch.setattr(module.boto3, "client", lambda name: created.append(name) or object())
-    module._client.cache_clear()
-    try:
-        assert module._client("sqs") is module._client("sqs")
-        assert created == ["sqs"]
-    finally:
-        module._client.cache_clear()
 
 
 # -- processor ------------------------------------------------------------------------------------
@@ -379,14 +368,15 @@ def test_notifier_handles_an_empty_event(notifier):
     assert notifier.fake_events.calls == []
 
 
-@pytest.mark.parametrize("module_name", ["processor", "notifier"])
-def test_consumer_client_factories_are_lazy_and_cached(load_handler, monkeypatch, module_name):
+@pytest.mark.parametrize(("module_name", "service"), [("receiver", "sqs"), ("processor", "sqs"),
+                                                    ("notifier", "events")])
+def test_client_factories_are_lazy_and_cached(load_handler, monkeypatch, module_name, service):
     module = load_handler(SYSTEM, module_name)
     created = []
-    monkeypatch.setattr(module.boto3, "client", lambda name: created.append(name) or object())
+    monkeypatch.setattr(boto3, "client", lambda name: created.append(name) or object())
     module._client.cache_clear()
     try:
-        assert module._client("x") is module._client("x")
-        assert created == ["x"]
+        assert module._client(service) is module._client(service)
+        assert created == [service]
     finally:
         module._client.cache_clear()

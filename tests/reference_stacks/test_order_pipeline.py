@@ -399,6 +399,9 @@ class TestIdealOutputsAndNames:
             assert output["Export"]["Name"].startswith("orders-"), output_id
             assert output["Export"]["Name"].endswith(f"-{test_suffix}"), output_id
         assert outputs["OrderQueueUrl"]["Export"]["Name"] == f"orders-order-queue-url-{test_suffix}"
+        # Acronyms are words in export names: DLQUrl -> dlq-url.
+        assert outputs["DLQUrl"]["Export"]["Name"] == f"orders-dlq-url-{test_suffix}"
+        assert outputs["DLQArn"]["Export"]["Name"] == f"orders-dlq-arn-{test_suffix}"
 
     def test_outputs_point_at_the_right_resources(self, ideal, test_suffix):
         outputs = ideal.to_json()["Outputs"]

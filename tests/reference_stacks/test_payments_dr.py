@@ -479,6 +479,10 @@ def test_ideal_outputs_have_descriptions_and_exports(ideal):
         assert name.startswith("payments-") and name.endswith("-qa7"), name
     assert outputs["Region"]["Value"] == "us-east-1"
     assert outputs["PaymentsTableName"]["Export"]["Name"] == "payments-payments-table-name-qa7"
+    # Acronyms are words in export names: PaymentDLQUrl -> payment-dlq-url.
+    assert outputs["PaymentDLQUrl"]["Export"]["Name"] == "payments-payment-dlq-url-qa7"
+    assert outputs["APIEndpoint"]["Export"]["Name"] == "payments-api-endpoint-qa7"
+    assert outputs["APIId"]["Export"]["Name"] == "payments-api-id-qa7"
 
 
 def test_ideal_every_explicit_name_carries_the_suffix(ideal):

@@ -17,23 +17,16 @@ import os
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import lru_cache
 
 import emf_metrics
 from api_responses import BadRequest, error_response, json_body, json_response
+from aws_runtime import client as _client
+from aws_runtime import log as _log
 
 DEFAULT_NAMESPACE = "OrderPipeline"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 MAX_ITEMS = 100
 MAX_QUANTITY = 10_000
-
-
-@lru_cache(maxsize=None)
-def _client(service: str):
-    """A boto3 client, created on first use (importing this module needs no AWS)."""
-    import boto3
-
-    return boto3.client(service)
 
 
 def _identifier(payload: dict, field: str) -> str:
@@ -119,8 +112,7 @@ def handler(event: dict, context: object) -> dict:
             },
         )
     except Exception as error:  # noqa: BLE001 - any failure to queue is the same 503 for the client
-        print(json.dumps({"level": "ERROR", "message": "could not queue order",
-                          "orderId": order["orderId"], "error": repr(error)}))
+        _log("ERROR", "could not queue order", orderId=order["orderId"], error=repr(error))
         emf_metrics.emit(namespace, {"OrdersQueueFailures": 1}, dimensions={"Service": "api"})
         return error_response(503, "the order could not be queued; please retry", orderId=order["orderId"])
 

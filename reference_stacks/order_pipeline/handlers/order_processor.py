@@ -26,12 +26,14 @@ import os
 import re
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import lru_cache
 
 from botocore.exceptions import ClientError
 
 import emf_metrics
 from api_responses import BadRequest, error_response, json_body, json_response
+from aws_runtime import client as _client
+from aws_runtime import log as _log
+from aws_runtime import required_setting as _setting
 
 DEFAULT_NAMESPACE = "OrderPipeline"
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
@@ -45,21 +47,6 @@ class InvalidOrder(ValueError):
 
 class OrderConflict(RuntimeError):
     """The orderId is already stored for a different customer."""
-
-
-@lru_cache(maxsize=None)
-def _client(service: str):
-    """A boto3 client, created on first use (importing this module needs no AWS)."""
-    import boto3
-
-    return boto3.client(service)
-
-
-def _setting(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"service misconfigured: {name} is not set")
-    return value
 
 
 def _identifier(order: dict, field: str) -> str:
@@ -171,10 +158,6 @@ def store_and_publish(order: dict) -> None:
             "customerId": {"DataType": "String", "StringValue": order["customerId"]},
         },
     )
-
-
-def _log(level: str, message: str, **fields: object) -> None:
-    print(json.dumps({"level": level, "message": message, **fields}, default=str))
 
 
 def process_batch(event: dict) -> dict:

@@ -14,20 +14,13 @@ import json
 import os
 import time
 import uuid
-from functools import lru_cache
 
 import emf_metrics
+from aws_runtime import client as _client
 
 SEVERITIES = {"LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4}
 APPROVAL_TTL_SECONDS = 3600
 TOKEN_NAMESPACE = uuid.UUID("5d1c0ad3-1c52-4f0e-9a57-0b3c1e1d6a11")
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    import boto3
-
-    return boto3.client(name)
 
 
 def severity_for(confidence: float) -> str:

@@ -12,20 +12,13 @@ import json
 import os
 import re
 import time
-from functools import lru_cache
 
 import emf_metrics
 from api_responses import BadRequest, error_response, json_body, json_response
+from aws_runtime import client as _client
 
 TOKEN_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 DECISIONS = {"approve": "APPROVED", "reject": "REJECTED"}
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    import boto3
-
-    return boto3.client(name)
 
 
 def _code(error: Exception) -> str | None:

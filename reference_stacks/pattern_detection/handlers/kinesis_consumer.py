@@ -16,19 +16,12 @@ import os
 import time
 import uuid
 from decimal import Decimal
-from functools import lru_cache
 
 import emf_metrics
+from aws_runtime import client as _client
 
 ALERT_CONFIDENCE = 0.9
 RECORD_NAMESPACE = uuid.UUID("0f6b7a1e-6a53-4a8e-93c5-7e8f3b4f2d90")
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    import boto3
-
-    return boto3.client(name)
 
 
 def decode(record: dict) -> dict:

@@ -10,18 +10,11 @@ from __future__ import annotations
 import json
 import os
 from decimal import Decimal
-from functools import lru_cache
 
 import emf_metrics
+from aws_runtime import client as _client
 
 MAX_PAGES = 50
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    import boto3
-
-    return boto3.client(name)
 
 
 def _setting(name: str, default: str, kind=float):

@@ -22,24 +22,14 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 
 import emf_metrics
+from aws_runtime import client as _client
+from aws_runtime import log as _log
+from aws_runtime import required_setting as _setting
 
 DEFAULT_NAMESPACE = "PaymentsDR"
 ACTIONS = {"ALARM": "initiate_failover", "OK": "primary_recovered"}
-
-
-@lru_cache(maxsize=None)
-def _client(service: str):
-    """A boto3 client, created on first use (importing this module needs no AWS)."""
-    import boto3
-
-    return boto3.client(service)
-
-
-def _log(level: str, message: str, **fields) -> None:
-    print(json.dumps({"level": level, "message": message, **fields}, default=str))
 
 
 def parse_alarm(message: object) -> dict | None:
@@ -111,9 +101,7 @@ def _metric(name: str, alarm_name: str) -> None:
 
 def handler(event, context):
     """SNS handler: one coordination message per actionable alarm notification."""
-    topic_arn = os.environ.get("COORDINATION_TOPIC_ARN")
-    if not topic_arn:
-        raise RuntimeError("service misconfigured: COORDINATION_TOPIC_ARN is not set")
+    topic_arn = _setting("COORDINATION_TOPIC_ARN")
     records = event.get("Records") if isinstance(event, dict) else None
     if not isinstance(records, list):
         raise ValueError("unsupported event: expected SNS records")

@@ -32,10 +32,13 @@ import re
 import time
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
 
 import emf_metrics
 from api_responses import BadRequest, error_response, json_body, json_response
+from aws_runtime import client as _client
+from aws_runtime import decimal_setting
+from aws_runtime import log as _log
+from aws_runtime import required_setting as _setting
 from botocore.exceptions import ClientError
 
 DEFAULT_NAMESPACE = "PaymentsDR"
@@ -49,21 +52,6 @@ class InvalidPayment(ValueError):
     """The payment breaks a business rule; retrying will not fix it."""
 
 
-@lru_cache(maxsize=None)
-def _client(service: str):
-    """A boto3 client, created on first use (importing this module needs no AWS)."""
-    import boto3
-
-    return boto3.client(service)
-
-
-def _setting(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise RuntimeError(f"service misconfigured: {name} is not set")
-    return value
-
-
 def _metric(name: str, value: float = 1) -> None:
     emf_metrics.emit(
         os.environ.get("METRICS_NAMESPACE", DEFAULT_NAMESPACE),
@@ -73,20 +61,6 @@ def _metric(name: str, value: float = 1) -> None:
             "Environment": os.environ.get("ENVIRONMENT_SUFFIX", "unknown"),
         },
     )
-
-
-def _log(level: str, message: str, **fields) -> None:
-    print(json.dumps({"level": level, "message": message, **fields}, default=str))
-
-
-def _fraud_threshold() -> Decimal:
-    raw = os.environ.get("FRAUD_THRESHOLD")
-    if not raw:
-        return DEFAULT_FRAUD_THRESHOLD
-    try:
-        return Decimal(raw)
-    except InvalidOperation as error:
-        raise RuntimeError(f"service misconfigured: FRAUD_THRESHOLD={raw!r} is not a number") from error
 
 
 def _identifier(payment: dict, field: str) -> str:
@@ -140,7 +114,7 @@ def parse_payment(payment: object, *, now_ms: int | None = None) -> dict:
         "currency": currency,
         "timestamp": timestamp,
         # Recomputed here: POST /process does not go through the validator.
-        "fraud_flag": amount > _fraud_threshold(),
+        "fraud_flag": amount > decimal_setting("FRAUD_THRESHOLD", DEFAULT_FRAUD_THRESHOLD),
     }
 
 

@@ -23,25 +23,19 @@ import os
 import re
 import time
 import uuid
-from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from decimal import Decimal
 
 import emf_metrics
 from api_responses import BadRequest, error_response, json_body, json_response
+from aws_runtime import client as _client
+from aws_runtime import decimal_setting
+from aws_runtime import log as _log
 
 DEFAULT_NAMESPACE = "PaymentsDR"
 DEFAULT_FRAUD_THRESHOLD = Decimal("10000")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT = Decimal("1000000000")
-
-
-@lru_cache(maxsize=None)
-def _client(service: str):
-    """A boto3 client, created on first use (importing this module needs no AWS)."""
-    import boto3
-
-    return boto3.client(service)
 
 
 def _metric(name: str, value: float = 1) -> None:
@@ -57,13 +51,7 @@ def _metric(name: str, value: float = 1) -> None:
 
 def fraud_threshold() -> Decimal:
     """The amount above which a payment is flagged (``FRAUD_THRESHOLD``, default 10,000)."""
-    raw = os.environ.get("FRAUD_THRESHOLD")
-    if not raw:
-        return DEFAULT_FRAUD_THRESHOLD
-    try:
-        return Decimal(raw)
-    except InvalidOperation as error:
-        raise RuntimeError(f"service misconfigured: FRAUD_THRESHOLD={raw!r} is not a number") from error
+    return decimal_setting("FRAUD_THRESHOLD", DEFAULT_FRAUD_THRESHOLD)
 
 
 def _identifier(payload: dict, field: str, *, required: bool) -> str | None:
@@ -149,8 +137,7 @@ def handler(event, context):
             },
         )
     except Exception as error:  # noqa: BLE001 - any AWS failure means the payment was not queued
-        print(json.dumps({"level": "ERROR", "message": "send_message failed", "error": str(error),
-                          "transaction_id": payment["transaction_id"]}))
+        _log("ERROR", "send_message failed", error=str(error), transaction_id=payment["transaction_id"])
         _metric("QueueFailures")
         return error_response(502, "payment could not be queued; retry later",
                               transaction_id=payment["transaction_id"])

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import emf_metrics
+from aws_runtime import client as _client
+from aws_runtime import log as _log
 
 METRICS_NAMESPACE_DEFAULT = "WebhookPipeline"
 DETAIL_TYPE = "Webhook Processed"
@@ -26,12 +26,6 @@ REQUIRED_FIELDS = ("provider", "eventId", "eventType", "severity", "summary")
 
 class InvalidNotification(ValueError):
     """A queue message that is not a processor notification; retrying will not fix it."""
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    """A boto3 client, created on first use (imports need no AWS)."""
-    return boto3.client(name)
 
 
 def parse_notification(body: str) -> dict:
@@ -48,10 +42,6 @@ def parse_notification(body: str) -> dict:
     return notification
 
 
-def _log_error(message: str, **fields: object) -> None:
-    print(json.dumps({"level": "ERROR", "message": message, **fields}, default=str))
-
-
 def _publish(batch: list[tuple[str, dict]]) -> list[str]:
     """Send up to 10 notifications; the message ids of those EventBridge did not take."""
     entries = [
@@ -66,13 +56,13 @@ def _publish(batch: list[tuple[str, dict]]) -> list[str]:
     try:
         response = _client("events").put_events(Entries=entries)
     except (BotoCoreError, ClientError) as error:
-        _log_error("put_events failed", error=str(error))
+        _log("ERROR", "put_events failed", error=str(error))
         return [message_id for message_id, _ in batch]
     failed: list[str] = []
     # PutEvents answers entry by entry, in request order; failed ones carry an ErrorCode.
     for (message_id, _), result in zip(batch, response.get("Entries", [])):
         if result.get("ErrorCode"):
-            _log_error("event rejected", messageId=message_id, errorCode=result["ErrorCode"],
+            _log("ERROR", "event rejected", messageId=message_id, errorCode=result["ErrorCode"],
                        errorMessage=result.get("ErrorMessage"))
             failed.append(message_id)
     return failed
@@ -87,7 +77,7 @@ def handler(event: dict, context: object) -> dict:
         try:
             ready.append((message_id, parse_notification(record.get("body"))))
         except InvalidNotification as error:
-            _log_error("invalid notification", messageId=message_id, error=str(error))
+            _log("ERROR", "invalid notification", messageId=message_id, error=str(error))
             failures.append(message_id)
     rejected: list[str] = []
     for start in range(0, len(ready), PUT_EVENTS_LIMIT):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime, timezone
-from functools import lru_cache
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import emf_metrics
+from aws_runtime import client as _client
+from aws_runtime import log as _log
 
 METRICS_NAMESPACE_DEFAULT = "WebhookPipeline"
 PRIORITIES = ("high", "normal")
@@ -24,12 +24,6 @@ PRIORITIES = ("high", "normal")
 
 class InvalidEnvelope(ValueError):
     """A queue message that is not a receiver envelope; retrying will not fix it."""
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    """A boto3 client, created on first use (imports need no AWS)."""
-    return boto3.client(name)
 
 
 def parse_envelope(body: str) -> dict:
@@ -107,8 +101,7 @@ def handler(event: dict, context: object) -> dict:
             )
             processed += 1
         except (InvalidEnvelope, BotoCoreError, ClientError) as error:
-            print(json.dumps({"level": "ERROR", "message": "record failed", "messageId": message_id,
-                              "error": str(error)}))
+            _log("ERROR", "record failed", messageId=message_id, error=str(error))
             failures.append(message_id)
     emf_metrics.emit(
         os.environ.get("METRICS_NAMESPACE", METRICS_NAMESPACE_DEFAULT),

@@ -16,13 +16,13 @@ import json
 import os
 import re
 from datetime import datetime, timezone
-from functools import lru_cache
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 import emf_metrics
 from api_responses import BadRequest, error_response, json_body, json_response
+from aws_runtime import client as _client
+from aws_runtime import log as _log
 
 METRICS_NAMESPACE_DEFAULT = "WebhookPipeline"
 SUPPORTED_PROVIDERS = ("generic", "github", "shopify", "stripe")
@@ -37,12 +37,6 @@ PRIORITIES = ("high", "normal")
 MAX_BODY_BYTES = 200 * 1024
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TYPE_PATTERN = re.compile(r"^[A-Za-z0-9_./:-]{1,128}$")
-
-
-@lru_cache(maxsize=None)
-def _client(name: str):
-    """A boto3 client, created on first use (imports need no AWS)."""
-    return boto3.client(name)
 
 
 def _metrics_namespace() -> str:
@@ -127,8 +121,7 @@ def handler(event: dict, context: object) -> dict:
             },
         )
     except (BotoCoreError, ClientError) as error:
-        print(json.dumps({"level": "ERROR", "message": "enqueue failed", "error": str(error),
-                          "eventId": webhook["eventId"]}))
+        _log("ERROR", "enqueue failed", error=str(error), eventId=webhook["eventId"])
         return error_response(503, "webhook could not be queued; retry later", eventId=webhook["eventId"])
 
     emf_metrics.emit(
