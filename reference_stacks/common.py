@@ -33,7 +33,9 @@ from constructs import Construct
 from reference_stacks.catalog import Variant
 
 __all__ = [
+    "ReferenceStack",
     "Variant",
+    "alarm_email",
     "add_output",
     "add_outputs",
     "alarm_notification_key",
@@ -430,3 +432,26 @@ def context_flag(scope: Construct, key: str, default: bool) -> bool:
     if text in {"false", "0", "no", "off"}:
         return False
     raise ValueError(f"context {key!r} must be true or false, got {value!r}")
+
+
+def alarm_email(scope: Construct) -> str | None:
+    """Context ``alarm_email``: the address to subscribe to the alarm topic, if any."""
+    value = scope.node.try_get_context("alarm_email")
+    if value is not None and "@" not in str(value):
+        raise ValueError(f"context 'alarm_email' must be an email address, got {value!r}")
+    return None if value is None else str(value)
+
+
+class ReferenceStack(cdk.Stack):
+    """A reference system's top-level stack in one variant, as ``reference_stacks.app`` builds it."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, variant: Variant, environment_suffix: str, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.variant = Variant(variant)
+        self.environment_suffix = environment_suffix
+
+    @property
+    def ideal(self) -> bool:
+        return self.variant is Variant.IDEAL

@@ -41,7 +41,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from reference_stacks.common import (
-    Variant,
+    ReferenceStack,
     add_outputs,
     alarm_notification_key,
     context_flag,
@@ -72,23 +72,13 @@ MAX_BATCHING_WINDOW = cdk.Duration.seconds(5)
 LOG_RETENTION = logs.RetentionDays.ONE_WEEK
 
 
-class OrderPipelineStack(cdk.Stack):
+class OrderPipelineStack(ReferenceStack):
     """The order pipeline in the ``ideal`` or the seed's ``baseline`` variant."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        variant: Variant,
-        environment_suffix: str,
-        **kwargs,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.variant = variant
-        self.environment_suffix = environment_suffix
-        ideal = variant is Variant.IDEAL
-        suffix = environment_suffix
+        ideal = self.ideal
+        suffix = self.environment_suffix
         code = handler_code(HANDLERS_DIR)
 
         # One key encrypts both topics (the order events and the alarms).

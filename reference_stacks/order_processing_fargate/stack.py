@@ -39,7 +39,14 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from reference_stacks.common import Variant, add_outputs, context_flag, expiring_log_group, named
+from reference_stacks.common import (
+    ReferenceStack,
+    add_outputs,
+    alarm_email,
+    context_flag,
+    expiring_log_group,
+    named,
+)
 from reference_stacks.order_processing_fargate.monitoring import (
     MonitoredService,
     add_alarms,
@@ -77,23 +84,13 @@ done
 """
 
 
-class OrderProcessingFargateStack(cdk.Stack):
+class OrderProcessingFargateStack(ReferenceStack):
     """API and worker Fargate services behind an ALB, fed by an SQS order queue."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        variant: Variant,
-        environment_suffix: str,
-        **kwargs,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.variant = variant
-        self.environment_suffix = environment_suffix
-        ideal = variant is Variant.IDEAL
-        suffix = environment_suffix
+        ideal = self.ideal
+        suffix = self.environment_suffix
 
         self.vpc = ec2.Vpc(
             self,
@@ -132,7 +129,7 @@ class OrderProcessingFargateStack(cdk.Stack):
         self.alert_topic = None
         self.alarms: list = []
         if ideal and context_flag(self, "enable_alarms", True):
-            self.alert_topic = alert_topic(self, suffix, self.node.try_get_context("alarm_email"))
+            self.alert_topic = alert_topic(self, suffix, alarm_email(self))
             self.alarms = add_alarms(
                 self,
                 environment_suffix=suffix,

@@ -12,7 +12,13 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from reference_stacks.common import Variant, alarm_notification_key, dead_letter_queue, encrypted_topic
+from reference_stacks.common import (
+    Variant,
+    alarm_email,
+    alarm_notification_key,
+    dead_letter_queue,
+    encrypted_topic,
+)
 
 from .base import PatternNestedStack
 
@@ -74,7 +80,7 @@ class DataStack(PatternNestedStack):
         self.alarm_topic = (
             self._topic(
                 "AlarmTopic", "PatternDetectionAlarms", "Pattern detection alarms",
-                email=self.node.try_get_context("alarm_email"),
+                email=alarm_email(self),
             )
             if self.ideal
             else None

@@ -36,7 +36,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from constructs import Construct
 
-from reference_stacks.common import Variant, add_outputs
+from reference_stacks.common import ReferenceStack, add_outputs
 
 from .api import ApiStack
 from .compute import ComputeStack
@@ -48,16 +48,12 @@ EXPORT_PREFIX = "patterns"
 COST_TAGS = {"Project": "StockPatternDetection", "CostCenter": "trading-analytics"}
 
 
-class PatternDetectionStack(cdk.Stack):
+class PatternDetectionStack(ReferenceStack):
     """Parent stack: builds the nested stacks in dependency order and surfaces their outputs."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, variant: Variant, environment_suffix: str, **kwargs
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.variant = variant
-        self.environment_suffix = environment_suffix
-        common = {"variant": variant, "environment_suffix": environment_suffix}
+        common = {"variant": self.variant, "environment_suffix": self.environment_suffix}
         self.data = DataStack(self, "Data", **common)
         self.compute = ComputeStack(self, "Compute", data=self.data, **common)
         self.api = ApiStack(self, "Api", data=self.data, compute=self.compute, **common)
@@ -67,14 +63,14 @@ class PatternDetectionStack(cdk.Stack):
             orchestration=self.orchestration, **common,
         )
         self.nested_stacks = (self.data, self.compute, self.api, self.orchestration, self.monitoring)
-        if variant is Variant.IDEAL:
+        if self.ideal:
             # Explicit even where references already imply it: the deployment order is part of the design.
             self.compute.add_stack_dependency(self.data)
             self.api.add_stack_dependency(self.compute)
             self.orchestration.add_stack_dependency(self.compute)
             self.monitoring.add_stack_dependency(self.api)
             self.monitoring.add_stack_dependency(self.orchestration)
-            for key, value in {**COST_TAGS, "Environment": environment_suffix}.items():
+            for key, value in {**COST_TAGS, "Environment": self.environment_suffix}.items():
                 cdk.Tags.of(self).add(key, value)
             self._outputs()
 

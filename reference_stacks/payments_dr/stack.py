@@ -66,6 +66,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from reference_stacks.common import (
+    ReferenceStack,
     Variant,
     add_outputs,
     alarm_notification_key,
@@ -136,7 +137,7 @@ class PaymentsDrProps:
             )
 
 
-class PaymentsDrStack(cdk.Stack):
+class PaymentsDrStack(ReferenceStack):
     """Payments with a DynamoDB global table, three functions, a queue, an API and failover alerts."""
 
     def __init__(
@@ -145,17 +146,14 @@ class PaymentsDrStack(cdk.Stack):
         construct_id: str,
         *,
         variant: Variant,
-        environment_suffix: str,
         props: PaymentsDrProps | None = None,
         **kwargs,
     ) -> None:
-        self.variant = Variant(variant)
-        self.environment_suffix = environment_suffix
         self.props = props or PaymentsDrProps.from_context(scope)
-        if self.ideal:
+        if Variant(variant) is Variant.IDEAL:
             # Global-table replicas need a concrete stack region; the account can stay unresolved.
             kwargs.setdefault("env", cdk.Environment(region=self.props.primary_region))
-        super().__init__(scope, construct_id, **kwargs)
+        super().__init__(scope, construct_id, variant=variant, **kwargs)
 
         self.table = self._table()
         self.payment_dlq, self.payment_queue = self._queues()
@@ -167,10 +165,6 @@ class PaymentsDrStack(cdk.Stack):
             self.dashboard = build_dashboard(self)
             self.alarms = build_alarms(self) if self.props.enable_alarms else []
             self._outputs()
-
-    @property
-    def ideal(self) -> bool:
-        return self.variant is Variant.IDEAL
 
     def name(self, base: str) -> str:
         return named(base, self.environment_suffix)

@@ -40,8 +40,9 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from reference_stacks.common import (
-    Variant,
+    ReferenceStack,
     add_outputs,
+    alarm_email,
     common_rule_set_rule,
     context_flag,
     dead_letter_queue,
@@ -65,28 +66,17 @@ RECEIVER_TIMEOUT = cdk.Duration.seconds(10)
 CONSUMER_TIMEOUT = cdk.Duration.seconds(30)
 
 
-class WebhookPipelineStack(cdk.Stack):
+class WebhookPipelineStack(ReferenceStack):
     """The webhook pipeline in its ``ideal`` or ``baseline`` variant."""
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        variant: Variant,
-        environment_suffix: str,
-        **kwargs,
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.variant = variant
-        self.environment_suffix = suffix = environment_suffix
-        ideal = variant is Variant.IDEAL
+        suffix = self.environment_suffix
+        ideal = self.ideal
         # The baseline predates these settings: it has no alarms and no tracing whatever the context says.
         self.alarms_enabled = ideal and context_flag(self, "enable_alarms", True)
         self.xray_enabled = ideal and context_flag(self, "enable_xray", True)
-        alarm_email = self.node.try_get_context("alarm_email") if ideal else None
-        if alarm_email is not None and "@" not in str(alarm_email):
-            raise ValueError(f"context 'alarm_email' must be an email address, got {alarm_email!r}")
+        email = alarm_email(self) if ideal else None
 
         # Queues: priority and standard webhooks (-> processor), notifications (-> notifier).
         self.queues = {
@@ -148,7 +138,7 @@ class WebhookPipelineStack(cdk.Stack):
         self.alarm_topic = None
         self.alarms = []
         if self.alarms_enabled:
-            self._alarms(alarm_email)
+            self._alarms(email)
         self._outputs()
 
     # -- building blocks ---------------------------------------------------------------------
