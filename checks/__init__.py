@@ -1,0 +1,1 @@
+"""The machinery: synthesis, one adapter per engine, the finding model, the gate and the CLI."""
