@@ -1,0 +1,127 @@
+"""stackgrade settings: ``[tool.stackgrade]`` in pyproject.toml, or a stackgrade.toml, validated.
+
+Every key is optional; unknown keys and wrong types are errors that name the
+key and the file, so a typo never silently turns a check off.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# Actions AWS grants only on "*": allowing them on "*" is not over-broad.
+DEFAULT_WILDCARD_RESOURCE_ACTIONS: tuple[str, ...] = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "xray:GetSamplingStatisticSummaries",
+    "cloudwatch:PutMetricData",
+    "ecr:GetAuthorizationToken",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+    "ssm:DescribeParameters",
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+DEFAULT_REQUIRED_OUTPUT_TYPES: tuple[str, ...] = (
+    "AWS::ApiGateway::RestApi",
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "AWS::DynamoDB::GlobalTable",
+    "AWS::SNS::Topic",
+    "AWS::StepFunctions::StateMachine",
+)
+
+
+class ConfigError(ValueError):
+    """Invalid stackgrade settings; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """Numbers the rules compare against."""
+
+    dlq_min_retention_days: int = Field(14, ge=1, le=14)
+    max_receive_count_min: int = Field(1, ge=1)
+    max_receive_count_max: int = Field(10, ge=1)
+    visibility_timeout_factor: float = Field(6, gt=0)
+    function_timeout_default_seconds: int = Field(3, ge=1)
+    queue_visibility_default_seconds: int = Field(30, ge=0)
+
+    @model_validator(mode="after")
+    def _receive_count_range(self) -> Thresholds:
+        if self.max_receive_count_min > self.max_receive_count_max:
+            raise ValueError("max_receive_count_min must not exceed max_receive_count_max")
+        return self
+
+
+class StackgradeConfig(_Strict):
+    """All settings; defaults are what the reference stacks are graded with."""
+
+    environment_suffix: str | None = Field(
+        None, description="the suffix every physical name must carry; detected from the stack name when unset"
+    )
+    required_tags: tuple[str, ...] = ()
+    required_output_types: tuple[str, ...] = DEFAULT_REQUIRED_OUTPUT_TYPES
+    iam_wildcard_resource_actions: tuple[str, ...] = DEFAULT_WILDCARD_RESOURCE_ACTIONS
+    rules: dict[str, bool] = Field(default_factory=dict, description="rule id -> enabled")
+    thresholds: Thresholds = Thresholds()
+
+    @field_validator("environment_suffix")
+    @classmethod
+    def _suffix_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    def enabled(self, rule_id: str) -> bool:
+        return self.rules.get(rule_id, True)
+
+
+def parse_config(data: dict[str, Any], origin: str = "settings") -> StackgradeConfig:
+    """Validate a settings mapping; :class:`ConfigError` lists every problem with its key."""
+    try:
+        return StackgradeConfig.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"{origin}: {problems}") from None
+
+
+def load_config(directory: str | Path = ".") -> StackgradeConfig:
+    """Settings from ``stackgrade.toml`` or ``pyproject.toml`` ``[tool.stackgrade]`` in ``directory``."""
+    directory = Path(directory)
+    for path, table in ((directory / "stackgrade.toml", ()), (directory / "pyproject.toml", ("tool", "stackgrade"))):
+        if not path.is_file():
+            continue
+        try:
+            data: Any = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        for key in table:
+            data = data.get(key, {}) if isinstance(data, dict) else {}
+        if path.name == "pyproject.toml" and not data:
+            continue
+        origin = f"{path} [tool.stackgrade]" if table else str(path)
+        if not isinstance(data, dict):
+            raise ConfigError(f"{origin}: must be a table")
+        return parse_config(data, origin)
+    return StackgradeConfig()

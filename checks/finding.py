@@ -1,0 +1,77 @@
+"""The finding: what every engine reports, every report renders and the gate decides on."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+
+SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+
+# The fixed vocabulary of concerns (../shared/design.md).
+CONCERNS: tuple[str, ...] = (
+    "dlq", "alarms", "alarm-actions", "tracing", "log-retention", "logging", "iam", "naming",
+    "outputs", "encryption", "backup", "dr", "api", "compute-config", "event-source", "retries",
+    "dashboards", "waf", "deployment", "tags", "cost",
+)
+
+# Scorecard categories, each a group of concerns; one home for the grouping.
+CATEGORY_OF_CONCERN: dict[str, str] = {
+    "dlq": "reliability", "event-source": "reliability", "retries": "reliability",
+    "backup": "reliability", "dr": "reliability", "deployment": "reliability",
+    "alarms": "observability", "alarm-actions": "observability", "tracing": "observability",
+    "log-retention": "observability", "logging": "observability", "dashboards": "observability",
+    "iam": "security", "encryption": "security", "waf": "security", "api": "security",
+    "naming": "operations", "outputs": "operations", "tags": "operations",
+    "compute-config": "operations", "cost": "cost",
+}
+CATEGORIES: tuple[str, ...] = tuple(dict.fromkeys(CATEGORY_OF_CONCERN.values()))
+
+
+@dataclass(frozen=True)
+class SourceLocation:
+    """Where the user's code created the resource (CDK source file and line)."""
+
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One concern about one resource (or a whole stack when ``logical_id`` is None)."""
+
+    rule_id: str
+    title: str
+    severity: str
+    category: str
+    concerns: tuple[str, ...]
+    engine: str
+    stack: str
+    logical_id: str | None
+    resource_type: str | None
+    construct_path: str | None
+    message: str
+    remediation: str
+    source: SourceLocation | None = None
+    suppressed: bool = False
+    suppression_reason: str | None = None
+    fingerprint: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+        unknown = set(self.concerns) - set(CONCERNS)
+        if unknown:
+            raise ValueError(f"concerns {sorted(unknown)} are not in the vocabulary")
+        if not self.fingerprint:
+            object.__setattr__(self, "fingerprint", fingerprint(self.rule_id, self.stack, self.logical_id))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["concerns"] = list(self.concerns)
+        return data
+
+
+def fingerprint(rule_id: str, stack: str, logical_id: str | None) -> str:
+    """Stable across runs of the same app: the rule, the stack and the resource's logical ID."""
+    text = "\x1f".join((rule_id, stack, logical_id or ""))
+    return hashlib.sha256(text.encode()).hexdigest()[:20]

@@ -1,0 +1,1 @@
+"""Helpers several rules of one concern share (rule modules stay small and pure)."""
