@@ -326,13 +326,27 @@ def _load_nested(parent: Stack, directory: Path) -> Iterator[Stack]:
     for logical_id, resource in list(parent.resources.items()):
         if resource.type != NESTED_STACK_TYPE:
             continue
-        asset = (resource.definition.get("Metadata") or {}).get(NESTED_TEMPLATE_KEY)
-        if not asset or not (directory / asset).is_file():
+        path = _nested_template_path(resource, directory)
+        if path is None:
             continue  # a nested stack from a URL we cannot see: its resources stay unknown
-        path = directory / asset
         nested = _build_stack(f"{parent.name}/{logical_id}", load_template(path), path, parent, logical_id)
         yield nested
         yield from _load_nested(nested, directory)
+
+
+def _nested_template_path(resource: Resource, directory: Path) -> Path | None:
+    """The nested template's file: from asset metadata, else from the asset hash in TemplateURL."""
+    asset = (resource.definition.get("Metadata") or {}).get(NESTED_TEMPLATE_KEY)
+    if asset and (directory / asset).is_file():
+        return directory / asset
+    url_parts = json.dumps(resource.properties.get("TemplateURL"))
+    for match in re.finditer(r"([0-9a-f]{64})\.json", url_parts):
+        for candidate in directory.glob("*.assets.json"):
+            files = json.loads(candidate.read_text()).get("files", {})
+            source = (files.get(match.group(1)) or {}).get("source", {}).get("path")
+            if source and (directory / source).is_file():
+                return directory / source
+    return None
 
 
 def _split_getatt(arg: Any) -> tuple[str, str]:

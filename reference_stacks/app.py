@@ -16,6 +16,9 @@ from reference_stacks.catalog import UnknownReferenceError, resolve
 from reference_stacks.common import Variant
 
 DEFAULT_SUFFIX = "dev"
+# What the CDK CLI passes by default: construct paths and asset paths in template metadata,
+# which findings point at and nested-stack templates are found by.
+CLI_DEFAULT_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 def add_reference_stack(
@@ -43,7 +46,7 @@ def build_app(
     context: Mapping[str, object] | None = None,
 ) -> cdk.App:
     """A CDK app holding one reference system in one variant (not yet synthesized)."""
-    app = cdk.App(outdir=outdir, context=dict(context or {}))
+    app = cdk.App(outdir=outdir, context={**CLI_DEFAULT_CONTEXT, **(context or {})})
     add_reference_stack(app, system, variant, environment_suffix)
     return app
 
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Synthesize the system named by context ``system``, ``variant`` and ``environment_suffix``."""
     try:
         # cdk.App also reads the context the CDK CLI passes in CDK_CONTEXT_JSON.
-        app = cdk.App(context=parse_context_args(sys.argv[1:] if argv is None else argv))
+        app = cdk.App(context={**CLI_DEFAULT_CONTEXT, **parse_context_args(sys.argv[1:] if argv is None else argv)})
         system = app.node.try_get_context("system")
         if not system:
             raise UnknownReferenceError(
