@@ -1,4 +1,4 @@
-"""Sessions for people and CI: ``nox -s synth`` (main job for now), ``nox -s tests``.
+"""Sessions for people and CI: ``nox -s synth``, ``nox -s tests``, ``nox -s rules``, ``nox -s docs``, ``nox -s bench``.
 
 Every session installs the project from ``pyproject.toml`` and the Node 22
 binary jsii runs on from ``package-lock.json``; nothing has to be installed by hand.
@@ -41,7 +41,7 @@ def synth(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (no live LocalStack tests) with 100 % line coverage of reference_stacks/.
+    """Run the test suite (no live LocalStack tests, no benchmarks) with 100 % line coverage of reference_stacks/.
 
     Extra arguments go to pytest, e.g. ``nox -s tests -- -k payments -x``.
     """
@@ -50,6 +50,53 @@ def tests(session: nox.Session) -> None:
     # A narrowed run (posargs) cannot cover everything, so only the full run enforces 100 %.
     coverage_gate = [] if session.posargs else ["--cov-fail-under=100"]
     session.run(
-        "pytest", "-m", "not live", "--cov", "--cov-report=term-missing",
+        "pytest", "-m", "not live and not bench", "--cov", "--cov-report=term-missing",
         "--cov-report=xml:build/coverage.xml", *coverage_gate, *session.posargs,
     )
+
+
+IDEAL_ASSEMBLIES = tuple(
+    f"{system}-ideal"
+    for system in ("webhook_pipeline", "order_processing_fargate", "payments_dr", "order_pipeline", "pattern_detection")
+)
+
+
+@nox.session(python=PYTHON)
+def rules(session: nox.Session) -> None:
+    """Grade cloud assemblies with the rule catalogue, one pytest item per (stack, rule).
+
+    By default synthesizes the five ideal reference assemblies into build/cdk.out/ and grades them.
+    Paths in the arguments are graded instead (no synthesis); arguments starting with ``-`` go to
+    pytest, e.g. ``nox -s rules -- path/to/cdk.out -k SG-DLQ``.
+    """
+    session.install("-e", ".[test]")
+    paths = [arg for arg in session.posargs if not arg.startswith("-")]
+    pytest_args = [arg for arg in session.posargs if arg.startswith("-")]
+    if not paths:
+        install_node_tooling(session)
+        only = [arg for name in IDEAL_ASSEMBLIES for arg in ("--only", name)]
+        session.run("python", "-m", "reference_stacks.synth_all", "--no-validate", *only)
+        paths = [str(Path("build") / "cdk.out" / name) for name in IDEAL_ASSEMBLIES]
+    assemblies = [arg for path in paths for arg in ("--stackgrade-assembly", path)]
+    # No test paths: the plugin then collects only the rule items, not tests/.
+    session.run("pytest", "-p", "stackgrade", *assemblies, *pytest_args)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Regenerate the rule docs (docs/rules.md, docs/rules/<ID>.md) from rule metadata and fixtures.
+
+    ``nox -s docs -- --check`` only reports stale, missing or extra files (exit 1).
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "rules.docs", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Time load + evaluation of every rule on a synthetic 5,000-resource, 100-stack app (target < 2 s).
+
+    Also checks that twice the resources take less than three times as long. Extra arguments go to pytest.
+    """
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "bench", "-p", "no:cacheprovider", "tests/benchmarks", *session.posargs)

@@ -11,6 +11,7 @@ exports back to the resources a value points at.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ NESTED_STACK_TYPE = "AWS::CloudFormation::Stack"
 CDK_PATH = "aws:cdk:path"
 NESTED_TEMPLATE_KEY = "aws:asset:path"
 _SUB_REFERENCE = re.compile(r"\$\{(?!!)([^}]+)\}")
+_SUB_TOKEN = re.compile(r"\$\{([^}]+)\}")
 _MAX_DEPTH = 12
 
 
@@ -41,7 +43,8 @@ class Resource:
 
     @property
     def construct_path(self) -> str | None:
-        return (self.definition.get("Metadata") or {}).get(CDK_PATH)
+        metadata = self.definition.get("Metadata")
+        return metadata.get(CDK_PATH) if isinstance(metadata, dict) else None
 
     @property
     def deletion_policy(self) -> str | None:
@@ -99,11 +102,14 @@ class Assembly:
         self.stacks = stacks
         self.source = source
         self._by_type: dict[str, list[Resource]] = {}
+        self._position: dict[int, int] = {}
         for stack in stacks:
             for resource in stack.resources.values():
                 self._by_type.setdefault(resource.type, []).append(resource)
+                self._position[id(resource)] = len(self._position)
+        # Keyed by the parent Stack object, not its name: two stages may deploy stacks of the same name.
         self._nested_by_resource = {
-            (stack.parent.name, stack.parent_resource_id): stack for stack in stacks if stack.parent
+            (id(stack.parent), stack.parent_resource_id): stack for stack in stacks if stack.parent
         }
 
     # --- loading -------------------------------------------------------------------------------
@@ -121,13 +127,13 @@ class Assembly:
         else:
             template = load_template(path)
             stacks = [_build_stack(path.stem.removesuffix(".template"), template, path)]
-            stacks.extend(_load_nested(stacks[0], path.parent))
+            stacks.extend(_load_nested(stacks[0], path.parent, (path.resolve(),)))
         return cls(stacks, path)
 
     @classmethod
     def from_templates(cls, templates: dict[str, dict]) -> Assembly:
         """An assembly of already-parsed top-level templates, by stack name (no nested stacks)."""
-        return cls([_build_stack(name, template, None) for name, template in templates.items()])
+        return cls([_build_stack(name, _check_template(template, name), None) for name, template in templates.items()])
 
     # --- queries -------------------------------------------------------------------------------
 
@@ -135,10 +141,13 @@ class Assembly:
         """Every resource of the given types (all resources when none is given), in stack order."""
         if not types:
             return [r for stack in self.stacks for r in stack.resources.values()]
-        return [r for t in types for r in self._by_type.get(t, [])]
+        if len(types) == 1:
+            return list(self._by_type.get(types[0], []))
+        found = [r for t in dict.fromkeys(types) for r in self._by_type.get(t, [])]
+        return sorted(found, key=lambda r: self._position[id(r)])
 
     def nested_stack(self, parent: Stack, logical_id: str) -> Stack | None:
-        return self._nested_by_resource.get((parent.name, logical_id))
+        return self._nested_by_resource.get((id(parent), logical_id))
 
     @cached_property
     def exports(self) -> dict[str, tuple[Stack, Any]]:
@@ -146,7 +155,8 @@ class Assembly:
         exports: dict[str, tuple[Stack, Any]] = {}
         for stack in self.stacks:
             for output in stack.outputs.values():
-                name = (output.get("Export") or {}).get("Name")
+                export = output.get("Export")
+                name = export.get("Name") if isinstance(export, dict) else None
                 literal = self.literal(stack, name)
                 if literal is not None:
                     exports[literal] = (stack, output.get("Value"))
@@ -163,20 +173,54 @@ class Assembly:
         return any(r is resource for r in self.targets(stack, value))
 
     def literal(self, stack: Stack, value: Any) -> str | None:
-        """``value`` as a plain string where it is one (or a Join/Sub of plain strings), else None."""
+        """``value`` as a plain string where it is one (or a Join/Sub of plain strings), else None.
+
+        A ``Ref`` to a parameter is its default (a nested stack's: the value its parent passes).
+        """
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         if isinstance(value, dict) and len(value) == 1:
             (key, arg), = value.items()
-            if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
+            if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) \
+                    and isinstance(arg[1], list):
                 parts = [self.literal(stack, part) for part in arg[1]]
                 if all(p is not None for p in parts):
-                    return str(arg[0]).join(parts)  # type: ignore[arg-type]
-            if key == "Fn::Sub" and isinstance(arg, str) and not _SUB_REFERENCE.search(arg):
-                return arg
-            if key == "Ref" and arg in stack.parameters and "Default" in stack.parameters[arg] and not stack.nested:
-                return str(stack.parameters[arg]["Default"])
+                    return arg[0].join(parts)  # type: ignore[arg-type]
+            if key == "Fn::Sub":
+                return self._sub_literal(stack, arg)
+            if key == "Ref" and isinstance(arg, str):
+                return self._parameter_literal(stack, arg)
         return None
+
+    def _sub_literal(self, stack: Stack, arg: Any) -> str | None:
+        text, variables = _sub_parts(arg)
+        if not isinstance(text, str):
+            return None
+        values: dict[str, str] = {}
+        for reference in set(_SUB_REFERENCE.findall(text)):
+            if reference in variables:
+                value = self.literal(stack, variables[reference])
+            elif "." not in reference:
+                value = self._parameter_literal(stack, reference)
+            else:
+                value = None
+            if value is None:
+                return None
+            values[reference] = value
+        # ${!Name} is the escape for a literal "${Name}".
+        return _SUB_TOKEN.sub(lambda m: "${" + m.group(1)[1:] + "}" if m.group(1).startswith("!")
+                              else values[m.group(1)], text)
+
+    def _parameter_literal(self, stack: Stack, name: str) -> str | None:
+        parameter = stack.parameters.get(name)
+        if not isinstance(parameter, dict):
+            return None
+        if stack.parent is not None:
+            passed = stack.parent.resources.get(stack.parent_resource_id or "")
+            given = passed.prop("Parameters", name) if passed is not None else None
+            if given is not None:
+                return self.literal(stack.parent, given)
+        return self.literal(stack, parameter["Default"]) if "Default" in parameter else None
 
     # --- resolution ----------------------------------------------------------------------------
 
@@ -233,10 +277,10 @@ class Assembly:
         found.append(resource)
 
     def _sub(self, stack: Stack, arg: Any, found: list[Resource], depth: int) -> None:
-        text, variables = (arg, {}) if isinstance(arg, str) else (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else ("", {})
+        text, variables = _sub_parts(arg)
         for reference in _SUB_REFERENCE.findall(text if isinstance(text, str) else ""):
             name, _, attribute = reference.partition(".")
-            if isinstance(variables, dict) and reference in variables:
+            if reference in variables:
                 self._collect(stack, variables[reference], found, depth + 1)
             elif attribute:
                 self._getatt(stack, name, attribute, found, depth)
@@ -250,9 +294,11 @@ class Assembly:
 def load_template(path: Path) -> dict:
     """A template file as a dict: JSON directly, YAML (short-form intrinsics too) via cfn-lint's decoder."""
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise AssemblyError(f"cannot read template {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise AssemblyError(f"{path} is not a text file (not UTF-8): {error.reason}") from error
     if path.suffix == ".json" or text.lstrip().startswith("{"):
         try:
             template = json.loads(text)
@@ -266,8 +312,22 @@ def load_template(path: Path) -> dict:
             template = _plain(cfn_yaml.loads(text, str(path)))
         except Exception as error:  # noqa: BLE001 - the decoder raises several YAML error types
             raise AssemblyError(f"{path} is not valid CloudFormation YAML: {error}") from error
-    if not isinstance(template, dict) or not isinstance(template.get("Resources", {}), dict):
-        raise AssemblyError(f"{path} is not a CloudFormation template (no Resources mapping)")
+    return _check_template(template, path)
+
+
+def _check_template(template: Any, where: Path | str) -> dict:
+    """``template`` when it has the shape of a CloudFormation template, else an AssemblyError."""
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise AssemblyError(f"{where} is not a CloudFormation template (no Resources mapping)")
+    for section in ("Parameters", "Outputs"):
+        entries = template.get(section)
+        if entries is None:
+            continue
+        if not isinstance(entries, dict):
+            raise AssemblyError(f"{where}: {section} is not a mapping")
+        for name, entry in entries.items():
+            if not isinstance(entry, dict):
+                raise AssemblyError(f"{where}: {section[:-1].lower()} {name} is not a mapping")
     return template
 
 
@@ -285,6 +345,9 @@ def _plain(value: Any) -> Any:
         return int(value)
     if isinstance(value, float):
         return float(value)
+    if isinstance(value, datetime.date):  # a datetime too
+        # YAML reads an unquoted 2010-09-09 as a date; CloudFormation reads it as the string.
+        return value.isoformat()
     return value
 
 
@@ -295,20 +358,34 @@ def _build_stack(name: str, template: dict, path: Path | None, parent: Stack | N
         if not isinstance(definition, dict) or not isinstance(definition.get("Type"), str):
             raise AssemblyError(f"resource {logical_id} in {path or name} has no Type")
         properties = definition.get("Properties") or {}
+        if not isinstance(properties, dict):
+            raise AssemblyError(f"resource {logical_id} in {path or name}: Properties is not a mapping")
         stack.resources[logical_id] = Resource(stack, logical_id, definition["Type"], properties, definition)
     return stack
 
 
-def _load_assembly_dir(directory: Path) -> list[Stack]:
+def _load_assembly_dir(directory: Path, _seen: tuple[Path, ...] = ()) -> list[Stack]:
     manifest_path = directory / "manifest.json"
     if not manifest_path.is_file():
         raise AssemblyError(f"{directory} has no manifest.json; is it a cloud assembly (cdk.out)?")
+    if directory.resolve() in _seen:
+        raise AssemblyError(f"{manifest_path} includes itself as a nested cloud assembly")
+    _seen = (*_seen, directory.resolve())
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise AssemblyError(f"cannot read {manifest_path}: {error}") from error
     except json.JSONDecodeError as error:
-        raise AssemblyError(f"{manifest_path} is not valid JSON: {error.msg}") from error
+        raise AssemblyError(f"{manifest_path} is not valid JSON: {error.msg} (line {error.lineno})") from error
+    if not isinstance(manifest, dict):
+        raise AssemblyError(f"{manifest_path}: not a cloud assembly manifest (not a JSON object)")
+    artifacts = manifest.get("artifacts")
+    if not isinstance(artifacts, (dict, type(None))):
+        raise AssemblyError(f"{manifest_path}: artifacts is not a mapping")
     stacks: list[Stack] = []
-    for artifact_id, artifact in (manifest.get("artifacts") or {}).items():
+    for artifact_id, artifact in (artifacts or {}).items():
+        if not isinstance(artifact, dict):
+            raise AssemblyError(f"{manifest_path}: artifact {artifact_id} is not a mapping")
         kind = artifact.get("type")
         properties = artifact.get("properties") or {}
         if kind == "aws:cloudformation:stack":
@@ -316,22 +393,26 @@ def _load_assembly_dir(directory: Path) -> list[Stack]:
             name = properties.get("stackName") or artifact.get("displayName") or artifact_id
             stack = _build_stack(name, load_template(template_path), template_path)
             stacks.append(stack)
-            stacks.extend(_load_nested(stack, directory))
+            stacks.extend(_load_nested(stack, directory, (template_path.resolve(),)))
         elif kind == "cdk:cloud-assembly":
-            stacks.extend(_load_assembly_dir(directory / properties["directoryName"]))
+            if not isinstance(properties.get("directoryName"), str):
+                raise AssemblyError(f"{manifest_path}: nested assembly {artifact_id} has no directoryName")
+            stacks.extend(_load_assembly_dir(directory / properties["directoryName"], _seen))
     return stacks
 
 
-def _load_nested(parent: Stack, directory: Path) -> Iterator[Stack]:
+def _load_nested(parent: Stack, directory: Path, ancestors: tuple[Path, ...]) -> Iterator[Stack]:
     for logical_id, resource in list(parent.resources.items()):
         if resource.type != NESTED_STACK_TYPE:
             continue
         path = _nested_template_path(resource, directory)
         if path is None:
             continue  # a nested stack from a URL we cannot see: its resources stay unknown
+        if path.resolve() in ancestors:
+            raise AssemblyError(f"nested stack {logical_id} in {parent.path or parent.name} includes its own template {path}")
         nested = _build_stack(f"{parent.name}/{logical_id}", load_template(path), path, parent, logical_id)
         yield nested
-        yield from _load_nested(nested, directory)
+        yield from _load_nested(nested, directory, (*ancestors, path.resolve()))
 
 
 def _nested_template_path(resource: Resource, directory: Path) -> Path | None:
@@ -341,12 +422,25 @@ def _nested_template_path(resource: Resource, directory: Path) -> Path | None:
         return directory / asset
     url_parts = json.dumps(resource.properties.get("TemplateURL"))
     for match in re.finditer(r"([0-9a-f]{64})\.json", url_parts):
-        for candidate in directory.glob("*.assets.json"):
-            files = json.loads(candidate.read_text()).get("files", {})
-            source = (files.get(match.group(1)) or {}).get("source", {}).get("path")
-            if source and (directory / source).is_file():
-                return directory / source
+        for candidate in sorted(directory.glob("*.assets.json")):
+            try:
+                manifest = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise AssemblyError(f"cannot read asset manifest {candidate}: {error}") from error
+            files = manifest.get("files") if isinstance(manifest, dict) else None
+            entry = files.get(match.group(1)) if isinstance(files, dict) else None
+            source = entry.get("source") if isinstance(entry, dict) else None
+            source_path = source.get("path") if isinstance(source, dict) else None
+            if isinstance(source_path, str) and (directory / source_path).is_file():
+                return directory / source_path
     return None
+
+
+def _sub_parts(arg: Any) -> tuple[Any, dict]:
+    """``Fn::Sub``'s text and variables map, from either of its forms."""
+    if isinstance(arg, list) and len(arg) == 2:
+        return arg[0], arg[1] if isinstance(arg[1], dict) else {}
+    return arg, {}
 
 
 def _split_getatt(arg: Any) -> tuple[str, str]:

@@ -1,7 +1,9 @@
 """stackgrade settings: ``[tool.stackgrade]`` in pyproject.toml, or a stackgrade.toml, validated.
 
 Every key is optional; unknown keys and wrong types are errors that name the
-key and the file, so a typo never silently turns a check off.
+key and the file, so a typo never silently turns a check off. Types are
+strict: TOML has real integers and booleans, so ``"14"`` or ``"no"`` is a
+mistake, not a value to coerce.
 """
 
 from __future__ import annotations
@@ -10,7 +12,17 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # Actions AWS grants only on "*": allowing them on "*" is not over-broad.
 DEFAULT_WILDCARD_RESOURCE_ACTIONS: tuple[str, ...] = (
@@ -58,12 +70,12 @@ class _Strict(BaseModel):
 class Thresholds(_Strict):
     """Numbers the rules compare against."""
 
-    dlq_min_retention_days: int = Field(14, ge=1, le=14)
-    max_receive_count_min: int = Field(1, ge=1)
-    max_receive_count_max: int = Field(10, ge=1)
-    visibility_timeout_factor: float = Field(6, gt=0)
-    function_timeout_default_seconds: int = Field(3, ge=1)
-    queue_visibility_default_seconds: int = Field(30, ge=0)
+    dlq_min_retention_days: StrictInt = Field(14, ge=1, le=14)
+    max_receive_count_min: StrictInt = Field(1, ge=1)
+    max_receive_count_max: StrictInt = Field(10, ge=1)
+    visibility_timeout_factor: float = Field(6.0, gt=0, strict=True)  # strict still takes an integer
+    function_timeout_default_seconds: StrictInt = Field(3, ge=1)
+    queue_visibility_default_seconds: StrictInt = Field(30, ge=0)
 
     @model_validator(mode="after")
     def _receive_count_range(self) -> Thresholds:
@@ -75,13 +87,13 @@ class Thresholds(_Strict):
 class StackgradeConfig(_Strict):
     """All settings; defaults are what the reference stacks are graded with."""
 
-    environment_suffix: str | None = Field(
+    environment_suffix: StrictStr | None = Field(
         None, description="the suffix every physical name must carry; detected from the stack name when unset"
     )
-    required_tags: tuple[str, ...] = ()
-    required_output_types: tuple[str, ...] = DEFAULT_REQUIRED_OUTPUT_TYPES
-    iam_wildcard_resource_actions: tuple[str, ...] = DEFAULT_WILDCARD_RESOURCE_ACTIONS
-    rules: dict[str, bool] = Field(default_factory=dict, description="rule id -> enabled")
+    required_tags: tuple[StrictStr, ...] = ()
+    required_output_types: tuple[StrictStr, ...] = DEFAULT_REQUIRED_OUTPUT_TYPES
+    iam_wildcard_resource_actions: tuple[StrictStr, ...] = DEFAULT_WILDCARD_RESOURCE_ACTIONS
+    rules: dict[str, StrictBool] = Field(default_factory=dict, description="rule id -> enabled")
     thresholds: Thresholds = Thresholds()
 
     @field_validator("environment_suffix")
@@ -113,13 +125,15 @@ def load_config(directory: str | Path = ".") -> StackgradeConfig:
         if not path.is_file():
             continue
         try:
-            data: Any = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as error:
+            data: Any = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: not valid TOML: {error}") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
         for key in table:
-            data = data.get(key, {}) if isinstance(data, dict) else {}
-        if path.name == "pyproject.toml" and not data:
-            continue
+            data = data.get(key) if isinstance(data, dict) else None
+        if table and data is None:
+            continue  # a pyproject.toml without [tool.stackgrade]
         origin = f"{path} [tool.stackgrade]" if table else str(path)
         if not isinstance(data, dict):
             raise ConfigError(f"{origin}: must be a table")

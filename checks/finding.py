@@ -59,6 +59,11 @@ class Finding:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity {self.severity!r} is not one of {SEVERITIES}")
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category {self.category!r} is not one of {CATEGORIES}")
+        # A list would make the frozen finding unhashable; a bare string would be read letter by letter.
+        concerns = (self.concerns,) if isinstance(self.concerns, str) else tuple(self.concerns)
+        object.__setattr__(self, "concerns", concerns)
         unknown = set(self.concerns) - set(CONCERNS)
         if unknown:
             raise ValueError(f"concerns {sorted(unknown)} are not in the vocabulary")

@@ -9,6 +9,7 @@ outputs of a stack point at. Every index is a linear pass over the resources.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterable
@@ -47,6 +48,27 @@ NAME_PROPERTY: dict[str, str] = {
     "AWS::StepFunctions::StateMachine": "StateMachineName",
     "AWS::WAFv2::WebACL": "Name",
 }
+
+# CloudWatch metric dimensions whose value is a resource's name: a literal name in one of them
+# only matches resources of these types (a queue and a table may well share a name).
+DIMENSION_TYPES: dict[str, tuple[str, ...]] = {
+    "ApiName": ("AWS::ApiGateway::RestApi",),
+    "BucketName": ("AWS::S3::Bucket",),
+    "ClusterName": ("AWS::ECS::Cluster",),
+    "EventBusName": ("AWS::Events::EventBus",),
+    "FunctionName": ("AWS::Lambda::Function",),
+    "LogGroupName": ("AWS::Logs::LogGroup",),
+    "QueueName": ("AWS::SQS::Queue",),
+    "RuleName": ("AWS::Events::Rule",),
+    "ServiceName": ("AWS::ECS::Service",),
+    "StreamName": ("AWS::Kinesis::Stream",),
+    "TableName": ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable"),
+    "TopicName": ("AWS::SNS::Topic",),
+    "WebACL": ("AWS::WAFv2::WebACL",),
+}
+
+LAMBDA_LOG_GROUP_PREFIX = "/aws/lambda/"
+_SUB_ONE_REFERENCE = re.compile(r"^\$\{([^!}][^}]*)\}$")
 
 ASYNC_INVOKER_PRINCIPALS = {
     "sns.amazonaws.com": "SNS",
@@ -95,12 +117,17 @@ class Relations:
                 index.setdefault(name, []).append(resource)
         return index
 
-    def resolve(self, stack: Stack, value: Any) -> list[Resource]:
-        """Resources a value refers to: by reference, or by literal physical name."""
+    def resolve(self, stack: Stack, value: Any, *, name_types: Iterable[str] | None = None) -> list[Resource]:
+        """Resources a value refers to: by reference, or by literal physical name.
+
+        ``name_types`` narrows the physical-name matches (not the references) to those types.
+        """
         found = self.assembly.targets(stack, value)
         literal = self.assembly.literal(stack, value)
         if literal is not None:
-            found.extend(r for r in self._by_physical_name.get(literal, []) if r not in found)
+            allowed = None if name_types is None else set(name_types)
+            found.extend(r for r in self._by_physical_name.get(literal, [])
+                         if r not in found and (allowed is None or r.type in allowed))
         return found
 
     # --- functions -----------------------------------------------------------------------------
@@ -111,7 +138,7 @@ class Relations:
         pending = self.resolve(stack, value)
         seen: set[int] = set()
         while pending:
-            resource = pending.pop()
+            resource = pending.pop(0)
             if id(resource) in seen:
                 continue
             seen.add(id(resource))
@@ -151,21 +178,36 @@ class Relations:
     def function_log_groups(self) -> dict[int, Resource]:
         """id(function) -> the log group it writes to (LoggingConfig, or ``/aws/lambda/<name>``)."""
         index: dict[int, Resource] = {}
+        custom: set[int] = set()  # functions with LoggingConfig.LogGroup: they never write to the default group
         for function in self.assembly.resources("AWS::Lambda::Function"):
-            for group in self.resolve(function.stack, function.prop("LoggingConfig", "LogGroup")):
+            configured = function.prop("LoggingConfig", "LogGroup")
+            if configured is None:
+                continue
+            custom.add(id(function))
+            for group in self.resolve(function.stack, configured, name_types=("AWS::Logs::LogGroup",)):
                 if group.type == "AWS::Logs::LogGroup":
                     index[id(function)] = group
+                    break
         for group in self.assembly.resources("AWS::Logs::LogGroup"):
-            name_value = group.properties.get("LogGroupName")
-            literal = self.assembly.literal(group.stack, name_value)
-            if literal is not None and literal.startswith("/aws/lambda/"):
-                owners = self._by_physical_name.get(literal.removeprefix("/aws/lambda/"), [])
-            else:
-                owners = self.assembly.targets(group.stack, name_value)
-            for owner in owners:
-                if owner.type == "AWS::Lambda::Function":
+            for owner in self._lambda_log_group_owners(group):
+                if owner.type == "AWS::Lambda::Function" and id(owner) not in custom:
                     index.setdefault(id(owner), group)
         return index
+
+    def _lambda_log_group_owners(self, group: Resource) -> list[Resource]:
+        """The functions whose default group ``/aws/lambda/<function name>`` ``group`` is."""
+        name_value = group.properties.get("LogGroupName")
+        literal = self.assembly.literal(group.stack, name_value)
+        if literal is not None:
+            if not literal.startswith(LAMBDA_LOG_GROUP_PREFIX):
+                return []
+            return self._by_physical_name.get(literal.removeprefix(LAMBDA_LOG_GROUP_PREFIX), [])
+        function_name = _after_literal_prefix(self.assembly, group.stack, name_value, LAMBDA_LOG_GROUP_PREFIX)
+        # Only a whole name: "/aws/lambda/${Fn}-audit" is some other group.
+        if not (isinstance(function_name, dict) and len(function_name) == 1
+                and next(iter(function_name)) in ("Ref", "Fn::GetAtt", "Fn::ImportValue")):
+            return []
+        return self.assembly.targets(group.stack, function_name)
 
     def log_group_of(self, function: Resource) -> Resource | None:
         return self.function_log_groups.get(id(function))
@@ -188,7 +230,7 @@ class Relations:
             if subscription.properties.get("Protocol") == "lambda":
                 add(self.functions_in(subscription.stack, subscription.properties.get("Endpoint")), "SNS", subscription)
         for rule in self.assembly.resources("AWS::Events::Rule"):
-            for target in rule.properties.get("Targets") or []:
+            for target in _rule_targets(rule):
                 add(self.functions_in(rule.stack, target.get("Arn")), "EventBridge", rule)
         return index
 
@@ -238,8 +280,9 @@ class Relations:
         for owner in self.assembly.resources("AWS::Lambda::EventInvokeConfig", "AWS::Lambda::EventSourceMapping"):
             add(owner, owner.prop("DestinationConfig", "OnFailure", "Destination"))
         for rule in self.assembly.resources("AWS::Events::Rule"):
-            for target in rule.properties.get("Targets") or []:
-                add(rule, (target.get("DeadLetterConfig") or {}).get("Arn"))
+            for target in _rule_targets(rule):
+                dead_letter = target.get("DeadLetterConfig")
+                add(rule, dead_letter.get("Arn") if isinstance(dead_letter, dict) else None)
         return index
 
     def is_dead_letter_queue(self, queue: Resource) -> bool:
@@ -258,7 +301,9 @@ class Relations:
             for namespace, metric_name, dimensions in _alarm_metrics(alarm):
                 watched: dict[int, Resource] = {}
                 for dimension in dimensions:
-                    for resource in self._stream_sources(self.resolve(alarm.stack, dimension.get("Value"))):
+                    name_types = DIMENSION_TYPES.get(dimension.get("Name"))  # type: ignore[arg-type]
+                    resolved = self.resolve(alarm.stack, dimension.get("Value"), name_types=name_types)
+                    for resource in self._stream_sources(resolved):
                         watched[id(resource)] = resource
                 for resource in watched.values():
                     index.setdefault(id(resource), []).append(MetricUse(alarm, namespace, metric_name))
@@ -280,8 +325,9 @@ class Relations:
     @cached_property
     def stages_by_api(self) -> dict[int, list[Resource]]:
         index: dict[int, list[Resource]] = {}
-        for stage in self.assembly.resources("AWS::ApiGateway::Stage"):
-            for api in self.assembly.targets(stage.stack, stage.properties.get("RestApiId")):
+        for stage in self.assembly.resources("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage"):
+            api_id = stage.properties.get("RestApiId" if stage.type == "AWS::ApiGateway::Stage" else "ApiId")
+            for api in self.assembly.targets(stage.stack, api_id):
                 index.setdefault(id(api), []).append(stage)
         return index
 
@@ -295,6 +341,9 @@ class Relations:
         for association in self.assembly.resources("AWS::WAFv2::WebACLAssociation"):
             for resource in self.assembly.targets(association.stack, association.properties.get("ResourceArn")):
                 protected.add(id(resource))
+        for distribution in self.assembly.resources("AWS::CloudFront::Distribution"):
+            if distribution.prop("DistributionConfig", "WebACLId") not in (None, ""):
+                protected.add(id(distribution))
         return protected
 
     # --- outputs -------------------------------------------------------------------------------
@@ -318,10 +367,44 @@ def _alarm_metrics(alarm: Resource) -> list[tuple[str | None, str | None, list[d
     props = alarm.properties
     metrics = []
     if props.get("MetricName") is not None:
-        metrics.append((props.get("Namespace"), props.get("MetricName"), props.get("Dimensions") or []))
-    for query in props.get("Metrics") or []:
-        metric = ((query or {}).get("MetricStat") or {}).get("Metric") or {}
-        if metric:
-            metrics.append((metric.get("Namespace"), metric.get("MetricName"), metric.get("Dimensions") or []))
-    return [(ns, name if isinstance(name, str) else None, [d for d in dims if isinstance(d, dict)])
+        metrics.append((props.get("Namespace"), props.get("MetricName"), props.get("Dimensions")))
+    queries = props.get("Metrics")
+    for query in queries if isinstance(queries, list) else []:
+        stat = query.get("MetricStat") if isinstance(query, dict) else None
+        metric = stat.get("Metric") if isinstance(stat, dict) else None
+        if isinstance(metric, dict) and metric:
+            metrics.append((metric.get("Namespace"), metric.get("MetricName"), metric.get("Dimensions")))
+    return [(ns if isinstance(ns, str) else None, name if isinstance(name, str) else None,
+             [d for d in dims if isinstance(d, dict)] if isinstance(dims, list) else [])
             for ns, name, dims in metrics]
+
+
+def _rule_targets(rule: Resource) -> list[dict]:
+    targets = rule.properties.get("Targets")
+    return [t for t in targets if isinstance(t, dict)] if isinstance(targets, list) else []
+
+
+def _after_literal_prefix(assembly: Assembly, stack: Stack, value: Any, prefix: str) -> Any:
+    """The one reference that follows literal ``prefix`` in a Join or Sub (``/aws/lambda/${Fn}``), else None."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    (key, arg), = value.items()
+    if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) \
+            and isinstance(arg[1], list) and arg[1]:
+        head = [assembly.literal(stack, part) for part in arg[1][:-1]]
+        if all(part is not None for part in head) and arg[0].join([*head, ""]) == prefix:  # type: ignore[list-item]
+            return arg[1][-1]
+        return None
+    if key == "Fn::Sub":
+        text, variables = (arg[0], arg[1]) if isinstance(arg, list) and len(arg) == 2 else (arg, {})
+        if not isinstance(text, str) or not text.startswith(prefix):
+            return None
+        match = _SUB_ONE_REFERENCE.match(text.removeprefix(prefix))
+        if match is None:
+            return None
+        reference = match.group(1)
+        if isinstance(variables, dict) and reference in variables:
+            return variables[reference]
+        logical_id, _, attribute = reference.partition(".")
+        return {"Fn::GetAtt": [logical_id, attribute]} if attribute else {"Ref": logical_id}
+    return None

@@ -12,35 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from checks.relations import NAME_PROPERTY
 from reference_stacks.catalog import SYSTEMS
-
-# The property that holds a resource's explicit physical name, per type.
-NAME_PROPERTY = {
-    "AWS::ApiGateway::RestApi": "Name",
-    "AWS::CloudWatch::Alarm": "AlarmName",
-    "AWS::CloudWatch::Dashboard": "DashboardName",
-    "AWS::CodeDeploy::Application": "ApplicationName",
-    "AWS::CodeDeploy::DeploymentGroup": "DeploymentGroupName",
-    "AWS::DynamoDB::GlobalTable": "TableName",
-    "AWS::DynamoDB::Table": "TableName",
-    "AWS::ECS::Cluster": "ClusterName",
-    "AWS::ECS::Service": "ServiceName",
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": "Name",
-    "AWS::ElasticLoadBalancingV2::TargetGroup": "Name",
-    "AWS::Events::Rule": "Name",
-    "AWS::IAM::Role": "RoleName",
-    "AWS::Kinesis::Stream": "Name",
-    "AWS::Lambda::Function": "FunctionName",
-    "AWS::Lambda::LayerVersion": "LayerName",
-    "AWS::Logs::LogGroup": "LogGroupName",
-    "AWS::S3::Bucket": "BucketName",
-    "AWS::SNS::Topic": "TopicName",
-    "AWS::SQS::Queue": "QueueName",
-    "AWS::SSM::Parameter": "Name",
-    "AWS::ServiceDiscovery::PrivateDnsNamespace": "Name",
-    "AWS::StepFunctions::StateMachine": "StateMachineName",
-    "AWS::WAFv2::WebACL": "Name",
-}
 
 
 def assembly_templates(stack) -> dict[str, dict]:

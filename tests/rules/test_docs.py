@@ -1,0 +1,75 @@
+"""Generated rule docs (``rules/docs.py``): up to date in the repository, and rendered from metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rules import all_rules
+from rules.docs import DOCS, Fixture, differences, main, render_all, render_page, strip_test_metadata
+
+
+def test_docs_are_up_to_date():
+    problems = differences(DOCS, render_all())
+    assert not problems, "docs/ is out of date with the rules; run `nox -s docs`:\n" + "\n".join(problems)
+
+
+def test_index_links_every_rule_page():
+    files = render_all()
+    index = files["rules.md"]
+    for rule in all_rules():
+        assert f"| [{rule.id}](rules/{rule.id}.md) | {rule.title} | {rule.severity} | {rule.category} |" in index
+        assert f"rules/{rule.id}.md" in files
+
+
+def test_page_shows_metadata_and_fixtures_as_examples():
+    page = render_all()["rules/SG-DLQ-001.md"]
+    rule = next(r for r in all_rules() if r.id == "SG-DLQ-001")
+    for text in (f"# SG-DLQ-001: {rule.title}", "| Severity | high", "| Category | reliability |",
+                 "| Concerns | `dlq` |", "| Applies to | `AWS::SQS::Queue` |", rule.rationale, rule.remediation,
+                 *(f"- {seed}" for seed in rule.seeds)):
+        assert text in page
+    bad, good = page.index("### Bad: [`no-redrive.fail.yaml`]"), page.index("### Good: [`redrive.pass.yaml`]")
+    assert bad < good
+    assert "The rule flags `Orders`, `Payments`." in page
+    assert "deadLetterTargetArn: !GetAtt OrdersDlq.Arn" in page[good:]
+    assert "stackgrade-test" not in page  # the harness's metadata is not part of the example
+
+
+def test_settings_of_an_example_are_shown_as_toml():
+    fixture = Fixture(Path("strict.fail.yaml"), passes=False, text="Resources: {}", offending=("Orders",),
+                      settings={"environment_suffix": "dev", "thresholds": {"max_receive_count_max": 5}})
+    rule = next(r for r in all_rules() if r.id == "SG-DLQ-001")
+    page = render_page(rule, "queue_has_dlq", [fixture])
+    assert "The rule flags `Orders`." in page
+    assert '```toml\n[tool.stackgrade]\nenvironment_suffix = "dev"\nthresholds = { max_receive_count_max = 5 }\n```' in page
+    assert "No fixtures yet." in render_page(rule, "queue_has_dlq", [])
+
+
+def test_strip_test_metadata_keeps_everything_else():
+    text = (
+        "# why\nMetadata:\n  Owner: team\n  stackgrade-test:\n    offending: [A]\n\n    config: {x: 1}\n"
+        "  Other: {y: 2}\nResources:\n  A: {Type: AWS::SQS::Queue}\n"
+    )
+    assert strip_test_metadata(text) == (
+        "# why\nMetadata:\n  Owner: team\n  Other: {y: 2}\nResources:\n  A: {Type: AWS::SQS::Queue}"
+    )
+    only_test = "Metadata:\n  stackgrade-test:\n    offending: [A]\nResources: {}\n"
+    assert strip_test_metadata(only_test) == "Resources: {}"
+    assert strip_test_metadata("Metadata: {stackgrade-test: {offending: [A]}}\nResources: {}\n") == "Resources: {}"
+
+
+def test_check_reports_missing_stale_and_extra_files_and_write_fixes_them(tmp_path, capsys):
+    assert main(["--check", "--docs-dir", str(tmp_path)]) == 1
+    assert "missing:" in capsys.readouterr().out
+    assert main(["--docs-dir", str(tmp_path)]) == 0
+    assert main(["--check", "--docs-dir", str(tmp_path)]) == 0
+    (tmp_path / "rules" / "SG-DLQ-001.md").write_text("edited by hand\n")
+    (tmp_path / "rules" / "SG-OLD-001.md").write_text("a removed rule\n")
+    capsys.readouterr()
+    assert main(["--check", "--docs-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "stale:" in out and "SG-DLQ-001.md" in out and "extra:" in out and "SG-OLD-001.md" in out
+    assert "nox -s docs" in out
+    assert main(["--docs-dir", str(tmp_path)]) == 0
+    assert not (tmp_path / "rules" / "SG-OLD-001.md").exists()
+    assert main(["--check", "--docs-dir", str(tmp_path)]) == 0
