@@ -55,6 +55,7 @@ def tests(session: nox.Session) -> None:
     )
 
 
+# The systems of reference_stacks/catalog.py (the noxfile runs before the project is installed).
 IDEAL_ASSEMBLIES = tuple(
     f"{system}-ideal"
     for system in ("webhook_pipeline", "order_processing_fargate", "payments_dr", "order_pipeline", "pattern_detection")
@@ -66,20 +67,21 @@ def rules(session: nox.Session) -> None:
     """Grade cloud assemblies with the rule catalogue, one pytest item per (stack, rule).
 
     By default synthesizes the five ideal reference assemblies into build/cdk.out/ and grades them.
-    Paths in the arguments are graded instead (no synthesis); arguments starting with ``-`` go to
-    pytest, e.g. ``nox -s rules -- path/to/cdk.out -k SG-DLQ``.
+    Assembly paths given first are graded instead (no synthesis); from the first ``-`` option on,
+    arguments go to pytest, e.g. ``nox -s rules -- path/to/cdk.out -k "critical or high"``.
     """
     session.install("-e", ".[test]")
-    paths = [arg for arg in session.posargs if not arg.startswith("-")]
-    pytest_args = [arg for arg in session.posargs if arg.startswith("-")]
+    first_option = next((i for i, arg in enumerate(session.posargs) if arg.startswith("-")), len(session.posargs))
+    paths, pytest_args = session.posargs[:first_option], session.posargs[first_option:]
     if not paths:
         install_node_tooling(session)
         only = [arg for name in IDEAL_ASSEMBLIES for arg in ("--only", name)]
         session.run("python", "-m", "reference_stacks.synth_all", "--no-validate", *only)
         paths = [str(Path("build") / "cdk.out" / name) for name in IDEAL_ASSEMBLIES]
     assemblies = [arg for path in paths for arg in ("--stackgrade-assembly", path)]
-    # No test paths: the plugin then collects only the rule items, not tests/.
-    session.run("pytest", "-p", "stackgrade", *assemblies, *pytest_args)
+    # No test paths: the plugin then collects only the rule items, not tests/. -rfE: list the
+    # failures, not every rule that applied to nothing (a later -r in the arguments wins).
+    session.run("pytest", "-p", "stackgrade", "-rfE", *assemblies, *pytest_args)
 
 
 @nox.session(python=PYTHON)

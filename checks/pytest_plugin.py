@@ -6,6 +6,8 @@ and rule; nested stacks count toward their top-level stack. An item fails when
 the rule fails in that stack, is skipped when the rule applied to nothing
 there, and passes otherwise. Settings come from ``--stackgrade-config DIR``
 (default: the invocation directory's stackgrade.toml or pyproject.toml).
+Items carry their rule's severity and concerns as keywords, so ``-k "critical
+or high"`` gates on the serious rules only.
 
 Without test paths on the command line such a run collects only these items
 (``pytest --stackgrade-assembly cdk.out`` grades; ``pytest tests
@@ -180,6 +182,8 @@ class RuleItem(pytest.Item):
         self.enabled = enabled
         self.reported_on = reported_on
         self.add_marker(pytest.mark.stackgrade)
+        # `-k "critical or high"` or `-k dlq` select by severity or concern.
+        self.extra_keyword_matches.update((rule.severity, *rule.concerns))
         self.user_properties.append(("severity", rule.severity))
 
     def runtest(self) -> None:

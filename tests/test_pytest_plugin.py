@@ -104,6 +104,14 @@ def test_each_assembly_is_graded_and_reported_separately(workdir):
     result.stdout.fnmatch_lines(["*SKIPPED * nested-assembly: SG-DLQ-001 applies to nothing in Audit-dev"])
 
 
+def test_severity_and_concerns_are_keywords(workdir):
+    reprec = workdir.inline_run(*PLUGIN, "--stackgrade-assembly", "queues.yaml", "-k", "critical or high")
+    results = outcomes(reprec)
+    assert "queues::SG-DLQ-001" in results and "queues::SG-LOG-001" not in results  # high / medium
+    assert "queues::SG-LOG-001" in outcomes(workdir.inline_run(*PLUGIN, "--stackgrade-assembly", "queues.yaml",
+                                                                  "-k", "log-retention"))
+
+
 def test_settings_from_the_current_directory(workdir):
     write_settings(workdir, ".", {"SG-LOG-001"})
     reprec = workdir.inline_run(*PLUGIN, "--stackgrade-assembly", "queues.yaml")

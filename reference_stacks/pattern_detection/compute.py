@@ -34,6 +34,7 @@ class FunctionSpec:
     timeout_seconds: int
     memory_size: int
     environment: dict[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None
 
 
 class ComputeStack(PatternNestedStack):
@@ -69,7 +70,9 @@ class ComputeStack(PatternNestedStack):
                          "Routes queued alerts: CRITICAL to approval, others to trading alerts", 30, 512,
                          {"TRADING_ALERTS_TOPIC_ARN": data.trading_alerts_topic.topic_arn,
                           "APPROVAL_TOPIC_ARN": data.approval_topic.topic_arn,
-                          "APPROVAL_TABLE": data.approval_table.table_name}),
+                          "APPROVAL_TABLE": data.approval_table.table_name},
+                         # The alert queue's consumer: bounded so an alert storm cannot starve the rest.
+                         reserved_concurrency=20),
             FunctionSpec("threshold-checker", "ThresholdChecker", "threshold_checker",
                          "Scans patterns on a schedule and queues threshold alerts", 60, 512,
                          {"PATTERNS_TABLE": patterns, "ALERT_QUEUE_URL": data.alert_queue.queue_url,
@@ -110,6 +113,7 @@ class ComputeStack(PatternNestedStack):
                 log_retention=LOG_RETENTION,
                 architecture=lambda_.Architecture.ARM_64,
                 layers=[self.layer],
+                reserved_concurrent_executions=spec.reserved_concurrency,
             )
             self._function_alarms(spec, self.functions[spec.key], data)
         detector = self.functions["pattern-detector"]
@@ -207,6 +211,9 @@ class ComputeStack(PatternNestedStack):
             ("Duration", function.metric_duration(period=period, statistic="p99"),
              spec.timeout_seconds * 1000 * 0.8, "p99 duration above 80 % of the timeout"),
         ]
+        if spec.reserved_concurrency:
+            checks.append(("Concurrency", function.metric("ConcurrentExecutions", period=period, statistic="Maximum"),
+                           spec.reserved_concurrency * 0.9, "concurrency above 90 % of its reserved"))
         for label, metric, threshold, what in checks:
             self.alarms.append(
                 notified_alarm(

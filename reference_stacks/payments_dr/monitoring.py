@@ -124,6 +124,11 @@ def build_alarms(stack: "PaymentsDrStack") -> list[cloudwatch.Alarm]:
         alarm(f"{prefix}DurationAlarm", f"{base}-duration",
               fn.metric_duration(period=PERIOD, statistic="Maximum"),
               int(timeout_ms * 0.8), GT, f"{base}: duration above 80 % of its {timeout_ms // 1000} s timeout")
+        reserved = fn.node.default_child.reserved_concurrent_executions
+        if reserved:
+            alarm(f"{prefix}ConcurrencyAlarm", f"{base}-concurrency",
+                  fn.metric("ConcurrentExecutions", period=PERIOD, statistic="Maximum"),
+                  int(reserved * 0.9), GT, f"{base}: concurrency above 90 % of its {reserved} reserved")
 
     alarm("DynamoDBReadThrottleAlarm", "payments-table-read-throttles",
           _table_metric(stack, "ReadThrottleEvents"), DYNAMODB_THROTTLES_THRESHOLD, GTE,

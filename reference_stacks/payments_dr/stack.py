@@ -89,6 +89,8 @@ EXPORT_PREFIX = "payments"
 METRICS_NAMESPACE = "PaymentsDR"
 FRAUD_THRESHOLD = "10000"
 PROCESSOR_TIMEOUT = cdk.Duration.seconds(60)
+# The queue consumer's ceiling: a payment burst cannot starve the account's other functions.
+PROCESSOR_RESERVED_CONCURRENCY = 50
 # 6x the processor's timeout (the seed's 300 s would let a slow batch become visible again mid-run).
 QUEUE_VISIBILITY = cdk.Duration.seconds(360)
 LOG_RETENTION = logs.RetentionDays.ONE_WEEK
@@ -302,7 +304,8 @@ class PaymentsDrStack(ReferenceStack):
         }
 
         def function(construct_id: str, base: str, handler: str, memory: int, timeout: int,
-                     environment: dict[str, str], retries: int | None, description: str) -> lambda_.Function:
+                     environment: dict[str, str], retries: int | None, description: str,
+                     reserved_concurrency: int | None = None) -> lambda_.Function:
             return python_function(
                 self,
                 construct_id,
@@ -317,6 +320,7 @@ class PaymentsDrStack(ReferenceStack):
                 role=self.role,
                 retry_attempts=retries,
                 description=description,
+                reserved_concurrent_executions=reserved_concurrency,
             )
 
         validator = function(
@@ -333,6 +337,7 @@ class PaymentsDrStack(ReferenceStack):
                 "FRAUD_THRESHOLD": FRAUD_THRESHOLD,
             },
             2, "Stores payments in the global table and publishes them",
+            reserved_concurrency=PROCESSOR_RESERVED_CONCURRENCY,
         )
         # Async retries are configured with the on-failure destination below.
         failover = function(

@@ -47,11 +47,6 @@ def best_time(templates: dict[str, dict], collect_garbage: bool = True) -> tuple
     return best, len(assembly.resources()), len(evaluation.outcomes)
 
 
-def report(capsys, text: str) -> None:
-    with capsys.disabled():
-        print(f"\n[bench] {text}")
-
-
 def test_synthetic_app_is_realistic_and_clean():
     """The synthetic app exercises most rules and passes nearly all of them, like a good real app."""
     assembly = Assembly.from_templates(synthetic_templates(2, RESOURCES // STACKS))
@@ -62,15 +57,15 @@ def test_synthetic_app_is_realistic_and_clean():
         (o.rule.id, o.resource, o.message) for o in evaluation.failures][:20]
 
 
-def test_5000_resources_in_under_two_seconds(capsys):
+def test_5000_resources_in_under_two_seconds(bench_report):
     seconds, resources, outcomes = best_time(synthetic_templates(STACKS, RESOURCES // STACKS))
     assert resources == RESOURCES
-    report(capsys, f"{resources} resources / {STACKS} stacks, {len(all_rules())} rules, {outcomes} outcomes: "
+    bench_report(f"{resources} resources / {STACKS} stacks, {len(all_rules())} rules, {outcomes} outcomes: "
                    f"{seconds:.3f} s (target < {TARGET_SECONDS} s)")
     assert seconds < TARGET_SECONDS
 
 
-def test_twice_the_resources_take_less_than_three_times_as_long(capsys):
+def test_twice_the_resources_take_less_than_three_times_as_long(bench_report):
     # Doubling stacks' size (not their number) also catches per-stack quadratic scans. The cyclic
     # garbage collector is off while timing (as timeit does): its full passes over a bigger heap
     # make the ratio swing between 2.4x and 3.3x run to run, which would hide the code's own growth.
@@ -78,6 +73,6 @@ def test_twice_the_resources_take_less_than_three_times_as_long(capsys):
     double, double_resources, _ = best_time(synthetic_templates(STACKS, 2 * RESOURCES // STACKS),
                                             collect_garbage=False)
     assert double_resources == 2 * resources
-    report(capsys, f"{resources} resources: {base:.3f} s; {double_resources}: {double:.3f} s "
-                   f"(x{double / base:.2f}, limit x{MAX_GROWTH})")
+    bench_report(f"scaling: {resources} resources {base:.3f} s; {double_resources}: {double:.3f} s "
+                   f"(x{double / base:.2f}, limit x{MAX_GROWTH}; garbage collector off)")
     assert double < MAX_GROWTH * base

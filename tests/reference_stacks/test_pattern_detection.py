@@ -386,7 +386,13 @@ def test_ideal_canary_alias_codedeploy_and_rollback(compute, test_suffix):
 
 def test_ideal_per_function_alarms_notify_the_alarm_topic(compute, test_suffix):
     alarms = _by_name(compute, "AWS::CloudWatch::Alarm", "AlarmName")
-    assert len(alarms) == 16
+    assert len(alarms) == 17
+    # The alert queue's consumer reserves concurrency, so it also alarms at 90 % of it.
+    concurrency = alarms[f"AlertProcessor-concurrency-{test_suffix}"]
+    assert (concurrency["MetricName"], concurrency["Threshold"], concurrency["Statistic"]) == (
+        "ConcurrentExecutions", 18, "Maximum")
+    assert _one(compute, "AWS::Lambda::Function", FunctionName=f"AlertProcessor-{test_suffix}")[
+        "ReservedConcurrentExecutions"] == 20
     topic_param = next(p for p in compute.to_json()["Parameters"] if "AlarmTopic" in p)
     for name, props in alarms.items():
         assert props["AlarmActions"] == [{"Ref": topic_param}], name

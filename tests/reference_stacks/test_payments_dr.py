@@ -142,7 +142,7 @@ def test_props_from_context_and_explicit_props_win():
                             props=PaymentsDrProps(primary_region="ap-southeast-2", replica_region="ap-southeast-1"))
     assert stack.props.enable_alarms is True
     assert stack.region == "ap-southeast-2"
-    assert len(stack.alarms) == 19
+    assert len(stack.alarms) == 20
 
 
 # --- ideal: queues ------------------------------------------------------------------------------
@@ -447,10 +447,23 @@ def test_ideal_production_rule_alarms(ideal):
 def test_ideal_every_alarm_notifies_ops_topic(ideal):
     ops_id = logical_id(ideal, "AWS::SNS::Topic", TopicName="payment-ops-alerts-qa7")
     alarms = resources(ideal, "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 19
+    assert len(alarms) == 20
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": ops_id}]
         assert alarm["Properties"]["AlarmDescription"]
+
+
+def test_ideal_processor_reserves_concurrency_and_alarms_near_it(ideal):
+    processor = resources(ideal, "AWS::Lambda::Function")[logical_id(
+        ideal, "AWS::Lambda::Function", FunctionName="payment-processor-qa7")]["Properties"]
+    assert processor["ReservedConcurrentExecutions"] == 50
+    ideal.has_resource_properties("AWS::CloudWatch::Alarm", {
+        "AlarmName": "payment-processor-concurrency-qa7",
+        "MetricName": "ConcurrentExecutions",
+        "Statistic": "Maximum",
+        "Threshold": 45,
+        "ComparisonOperator": "GreaterThanThreshold",
+    })
 
 
 def test_alarms_and_waf_can_be_switched_off(reference_template):
