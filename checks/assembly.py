@@ -409,7 +409,9 @@ def _load_nested(parent: Stack, directory: Path, ancestors: tuple[Path, ...]) ->
         if path is None:
             continue  # a nested stack from a URL we cannot see: its resources stay unknown
         if path.resolve() in ancestors:
-            raise AssemblyError(f"nested stack {logical_id} in {parent.path or parent.name} includes its own template {path}")
+            raise AssemblyError(
+                f"nested stack {logical_id} in {parent.path or parent.name} includes its own template {path}"
+            )
         nested = _build_stack(f"{parent.name}/{logical_id}", load_template(path), path, parent, logical_id)
         yield nested
         yield from _load_nested(nested, directory, (*ancestors, path.resolve()))

@@ -23,6 +23,7 @@ DOCS = ROOT / "docs"
 FIXTURES = ROOT / "tests" / "rules" / "fixtures"
 PAGES = "rules"  # docs/rules/<ID>.md, beside the index docs/rules.md
 TEST_METADATA = "stackgrade-test"
+STACK_SUBJECT = "(stack)"  # how fixtures name a stack-level violation
 GENERATED = "<!-- Generated from rule metadata by `nox -s docs` (python -m rules.docs); do not edit. -->"
 SEVERITY_MEANING = {
     "critical": "an exploitable security hole",
@@ -134,7 +135,8 @@ def _verdict(fixture: Fixture, mention_settings: bool = True) -> str:
     suffix = f" (with settings `{json.dumps(fixture.settings)}`)" if fixture.settings and mention_settings else ""
     if fixture.passes:
         return f"flags nothing{suffix}."
-    return f"flags {', '.join(f'`{name}`' for name in fixture.offending)}{suffix}."
+    names = ["the stack" if name == STACK_SUBJECT else f"`{name}`" for name in fixture.offending]
+    return f"flags {', '.join(names)}{suffix}."
 
 
 def _fixture_link(module: str, fixture: Fixture) -> str:

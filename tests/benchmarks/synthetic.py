@@ -244,8 +244,8 @@ def service(stack: str, i: int) -> dict[str, dict]:
         f"{q}Dashboard": {"Type": "AWS::CloudWatch::Dashboard",
                           "Properties": {"DashboardName": f"{stack}-q{i}-{SUFFIX}", "DashboardBody": {"Fn::Join": [
                               "", ['{"widgets":[{"type":"metric","properties":{"metrics":[["AWS/SQS",'
-                                   '"ApproximateNumberOfMessagesVisible","QueueName","', {"Fn::GetAtt": [q, "QueueName"]},
-                                   '"]]}}]}']]}}},
+                                   '"ApproximateNumberOfMessagesVisible","QueueName","',
+                                   {"Fn::GetAtt": [q, "QueueName"]}, '"]]}}]}']]}}},
     }
 
 

@@ -41,7 +41,8 @@ def test_settings_of_an_example_are_shown_as_toml():
     rule = next(r for r in all_rules() if r.id == "SG-DLQ-001")
     page = render_page(rule, "queue_has_dlq", [fixture])
     assert "The rule flags `Orders`." in page
-    assert '```toml\n[tool.stackgrade]\nenvironment_suffix = "dev"\nthresholds = { max_receive_count_max = 5 }\n```' in page
+    toml = '[tool.stackgrade]\nenvironment_suffix = "dev"\nthresholds = { max_receive_count_max = 5 }'
+    assert f"```toml\n{toml}\n```" in page
     assert "No fixtures yet." in render_page(rule, "queue_has_dlq", [])
 
 
