@@ -56,13 +56,6 @@ def tests(session: nox.Session) -> None:
     session.run("coverage", "report", *([] if session.posargs else ["--fail-under=100"]))
 
 
-# The systems of reference_stacks/catalog.py (the noxfile runs before the project is installed).
-IDEAL_ASSEMBLIES = tuple(
-    f"{system}-ideal"
-    for system in ("webhook_pipeline", "order_processing_fargate", "payments_dr", "order_pipeline", "pattern_detection")
-)
-
-
 @nox.session(python=PYTHON)
 def rules(session: nox.Session) -> None:
     """Grade cloud assemblies with the rule catalogue, one pytest item per (stack, rule).
@@ -76,9 +69,8 @@ def rules(session: nox.Session) -> None:
     paths, pytest_args = session.posargs[:first_option], session.posargs[first_option:]
     if not paths:
         install_node_tooling(session)
-        only = [arg for name in IDEAL_ASSEMBLIES for arg in ("--only", name)]
-        session.run("python", "-m", "reference_stacks.synth_all", "--no-validate", *only)
-        paths = [str(Path("build") / "cdk.out" / name) for name in IDEAL_ASSEMBLIES]
+        session.run("python", "-m", "reference_stacks.synth_all", "--no-validate", "--variant", "ideal")
+        paths = sorted(str(p) for p in (ROOT / "build" / "cdk.out").glob("*-ideal"))
     assemblies = [arg for path in paths for arg in ("--stackgrade-assembly", path)]
     # No test paths: the plugin then collects only the rule items, not tests/. -rfE: list the
     # failures, not every rule that applied to nothing (a later -r in the arguments wins).

@@ -94,9 +94,9 @@ def _worker_environment(validate: bool) -> None:
         os.environ["CDK_VALIDATION"] = "false"
 
 
-def selected(only: Sequence[str]) -> list[tuple[str, str]]:
-    """The (system, variant) pairs named by ``--only`` (``system`` or ``system-variant``), or all ten."""
-    everything = [(system, variant) for system in SYSTEMS for variant in VARIANTS]
+def selected(only: Sequence[str], variants: Sequence[str] = VARIANTS) -> list[tuple[str, str]]:
+    """The (system, variant) pairs named by ``--only`` (``system`` or ``system-variant``), or all, of ``variants``."""
+    everything = [(system, variant) for system in SYSTEMS for variant in VARIANTS if variant in variants]
     if not only:
         return everything
     chosen: list[tuple[str, str]] = []
@@ -174,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--suffix", default=DEFAULT_SUFFIX, help="environment suffix (default: %(default)s)")
     parser.add_argument("--only", action="append", default=[], metavar="SYSTEM[-VARIANT]",
                         help="synthesize only these (repeatable)")
+    parser.add_argument("--variant", action="append", choices=VARIANTS, default=[],
+                        help="synthesize only this variant (repeatable; default: both)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                         help="worker processes; 1 synthesizes in this process (default: %(default)s)")
     parser.add_argument("--no-validate", action="store_true",
@@ -181,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=True, soft_wrap=True)
     try:
-        pairs = selected(args.only)
+        pairs = selected(args.only, args.variant or VARIANTS)
         for system, variant in pairs:
             resolve(system, variant, args.suffix)
         if args.jobs < 1:

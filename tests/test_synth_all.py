@@ -20,6 +20,8 @@ def test_selected_defaults_to_all_ten_and_narrows_by_system_or_pair():
     ]
     with pytest.raises(UnknownReferenceError, match="--only 'payments' matches nothing"):
         synth_all.selected(["payments"])
+    assert synth_all.selected([], ["ideal"]) == [(system, "ideal") for system in SYSTEMS]
+    assert synth_all.selected(["payments_dr"], ["baseline"]) == [("payments_dr", "baseline")]
 
 
 @pytest.mark.parametrize(
