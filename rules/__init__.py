@@ -25,11 +25,11 @@ def all_rules() -> tuple[Rule, ...]:
         if not isinstance(rule, Rule):
             raise TypeError(f"{module.__name__} defines no RULE (every catalogue module holds one rule)")
         found.append(rule)
-    for attribute in ("id", "title"):
+    for attribute, named in (("id", "an id"), ("title", "a title")):
         values = [getattr(r, attribute) for r in found]
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:
-            raise ValueError(f"rules share a {attribute}: {duplicates}")
+            raise ValueError(f"rules share {named}: {duplicates}")
     return tuple(sorted(found, key=lambda r: r.id))
 
 

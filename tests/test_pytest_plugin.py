@@ -180,3 +180,31 @@ def test_bad_settings_are_a_usage_error(workdir, file, settings, message):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: --stackgrade-config: {message}"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_an_app_wide_rule_is_graded_on_the_first_stack_only(workdir, monkeypatch):
+    from checks import pytest_plugin
+    from rules.rule import Rule
+
+    app_wide = Rule(id="SG-TST-001", title="The app spans two regions", severity="low", concerns=("dr",),
+                    rationale="r", remediation="Deploy a second region.", scope="assembly",
+                    check=lambda app, context: f"all {len(app.stacks)} stacks are in one region")
+    monkeypatch.setattr(pytest_plugin, "_rules", lambda: (*all_rules(), app_wide))
+    results = outcomes(workdir.inline_run(*PLUGIN, "--stackgrade-assembly", "nested-assembly", "-k", "SG-TST-001"))
+    assert results == {
+        # A finding without a resource names its stack.
+        "Shop-dev::SG-TST-001": ("failed", "SG-TST-001 The app spans two regions (low, dr): 1 of 1 failed in Shop-dev\n"
+                                           "  stack Shop-dev: all 3 stacks are in one region\n"
+                                           "Fix: Deploy a second region."),
+        "Audit-dev::SG-TST-001": ("skipped", "SG-TST-001 checks the whole app once; see stack Shop-dev"),
+    }
+
+
+def test_an_error_outside_the_rule_is_reported_with_its_traceback(workdir):
+    # Another plugin (here a conftest) failing in the call phase is not a rule failure: pytest's own report.
+    workdir.makeconftest("def pytest_runtest_call(item):\n    raise RuntimeError('another plugin broke')\n")
+    results = outcomes(workdir.inline_run(*PLUGIN, "--stackgrade-assembly", "queues.yaml", "-k", "SG-LOG-001"))
+    (outcome, text), = results.values()
+    assert outcome == "failed"
+    assert "E       RuntimeError: another plugin broke" in text and text.endswith("conftest.py:2: RuntimeError")
+    assert "failed in queues" not in text and "Fix:" not in text

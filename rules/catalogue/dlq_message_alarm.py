@@ -13,9 +13,7 @@ def fires_on_first_message(op: str | None, limit: float | None) -> bool:
         return True  # a threshold we cannot read: give it the benefit of the doubt
     if op == "GreaterThanThreshold":
         return 0 <= limit < 1
-    if op == "GreaterThanOrEqualToThreshold":
-        return 0 < limit <= 1
-    return False
+    return op == "GreaterThanOrEqualToThreshold" and 0 < limit <= 1
 
 
 def check(queue: Resource, ctx: RuleContext) -> Verdict:

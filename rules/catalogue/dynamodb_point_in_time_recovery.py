@@ -19,7 +19,7 @@ def _reason(ctx: RuleContext, resource: Resource):
             return "disabled"
         if value is None:
             return "not configured"
-        return f"{ENABLED} is not a literal true"
+        return f"not known to be enabled ({ENABLED} is not a literal true)"
     return reason
 
 

@@ -120,8 +120,6 @@ class Watch:
 
 def number(ctx: RuleContext, stack: Stack, value: Any) -> float | None:
     """A literal number (CloudFormation accepts ``"300"`` as well as ``300``), else None."""
-    if isinstance(value, bool):
-        return None
     literal = ctx.assembly.literal(stack, value)
     try:
         return float(literal) if literal is not None else None

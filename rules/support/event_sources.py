@@ -70,7 +70,6 @@ def render(value: Any, placeholder: str) -> str | None:
             text = arg[0] if isinstance(arg, list) and arg else arg
             if isinstance(text, str):
                 return _SUB_VARIABLE.sub(placeholder, text)
-            return placeholder
         return placeholder
     return None
 
@@ -214,12 +213,10 @@ def async_invocations(ctx: RuleContext, function: Resource) -> list[AsyncInvocat
             invoked = [source.properties.get("Endpoint")]
             topics = relations.resolve(source.stack, source.properties.get("TopicArn"))
             name = label(topics[0]) if topics else label(source)
-        elif source.type == "AWS::Events::Rule":
+        else:  # AWS::Events::Rule: invokers_of yields only permissions, subscriptions and rules
             invoked = [t.get("Arn") for t in source.properties.get("Targets") or [] if isinstance(t, dict)
                        and any(f is function for f in relations.functions_in(source.stack, t.get("Arn")))]
             name = label(source)
-        else:
-            invoked, name = [None], label(source)
         for value in invoked:
             qualifier = _qualifier_invoked(ctx, source.stack, value, function)
             found.setdefault((name, qualifier), AsyncInvocation(name, qualifier))

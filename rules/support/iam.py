@@ -8,9 +8,11 @@ policies) are deliberately not read here: their ``*`` principals and ``kms:*``
 root statements mean something else and are other rules' business.
 
 Only ``Effect: Allow`` statements are returned (a Deny narrows access, it never
-widens it). Actions and resources are kept as literal strings where the template
-spells them (``None`` where an intrinsic hides the value), so the rules can
-match IAM wildcards (``*`` and ``?``, case-insensitive) against them.
+widens it). Both branches of an ``Fn::If`` count: a policy, a statement list or a
+statement under a condition is read as if either branch may deploy. Actions and
+resources are kept as literal strings where the template spells them (``None``
+where an intrinsic hides the value), so the rules can match IAM wildcards (``*``
+and ``?``, case-insensitive) against them.
 """
 
 from __future__ import annotations
@@ -53,11 +55,6 @@ class AllowStatement:
     not_action: bool
     resources: tuple[str | None, ...]  # Resource, or NotResource when ``not_resource``
     not_resource: bool
-
-    @property
-    def on_every_resource(self) -> bool:
-        """``Resource: "*"``, or a NotResource (everything but a few ARNs)."""
-        return self.not_resource or "*" in self.resources
 
     def grants(self, action: str) -> bool:
         """Whether the statement allows ``action`` (a concrete action such as ``iam:PassRole``)."""
@@ -110,20 +107,34 @@ def allow_listed(action: str | None, allow_list: Iterable[str]) -> bool:
 # --- reading the documents -------------------------------------------------------------------
 
 
+def alternatives(value: Any) -> list[Any]:
+    """``value`` as a list of items, taking both branches of every ``Fn::If``.
+
+    A list is flattened, an absent value or ``AWS::NoValue`` is no item, anything
+    else is one item: ``[a, !If [C, b, !Ref AWS::NoValue]]`` gives ``[a, b]``.
+    """
+    if isinstance(value, list):
+        return [item for element in value for item in alternatives(element)]
+    if isinstance(value, dict) and list(value) == ["Fn::If"] and isinstance(value["Fn::If"], list):
+        return [item for branch in value["Fn::If"][1:] for item in alternatives(branch)]
+    if value is None or value == {"Ref": "AWS::NoValue"}:
+        return []
+    return [value]
+
+
 def policy_documents(resource: Resource, ctx: RuleContext) -> list[tuple[str | None, Any]]:
-    """(inline policy label or None, document) for each identity policy document the resource holds."""
+    """(inline policy label or None, document) for each identity policy document the resource holds.
+
+    ``resource`` is one of :data:`IDENTITY_POLICY_TYPES`.
+    """
     if resource.type in PRINCIPAL_TYPES:
         documents = []
-        for position, policy in enumerate(resource.properties.get("Policies") or []):
-            if not isinstance(policy, dict):
-                continue
+        for position, policy in enumerate(alternatives(resource.properties.get("Policies"))):
             name = ctx.assembly.literal(resource.stack, policy.get("PolicyName"))
             label = f"inline policy '{name}'" if name is not None else f"inline policy #{position}"
-            documents.append((label, policy.get("PolicyDocument")))
+            documents.extend((label, document) for document in alternatives(policy.get("PolicyDocument")))
         return documents
-    if resource.type in POLICY_TYPES:
-        return [(None, resource.properties.get("PolicyDocument"))]
-    return []
+    return [(None, document) for document in alternatives(resource.properties.get("PolicyDocument"))]
 
 
 def holds_policies(resource: Resource) -> bool:
@@ -135,16 +146,7 @@ def allow_statements(resource: Resource, ctx: RuleContext) -> list[AllowStatemen
     """Every ``Effect: Allow`` statement of every identity policy document the resource holds."""
     found = []
     for prefix, document in policy_documents(resource, ctx):
-        if not isinstance(document, dict):
-            continue
-        statements = document.get("Statement") or []
-        if isinstance(statements, dict):
-            statements = [statements]
-        if not isinstance(statements, list):
-            continue
-        for index, statement in enumerate(statements):
-            if not isinstance(statement, dict):
-                continue
+        for index, statement in enumerate(alternatives(document.get("Statement"))):
             if ctx.assembly.literal(resource.stack, statement.get("Effect")) != "Allow":
                 continue
             sid = ctx.assembly.literal(resource.stack, statement.get("Sid"))
@@ -206,50 +208,44 @@ def action_text(actions: Iterable[str | None]) -> str:
 # --- managed policy ARNs ---------------------------------------------------------------------
 
 
-def render(ctx: RuleContext, stack: Stack, value: Any, _depth: int = 0) -> str | None:
+def render(ctx: RuleContext, stack: Stack, value: Any) -> str | None:
     """A string value with intrinsics spelled out: ``arn:${AWS::Partition}:iam::aws:policy/X``.
 
     ``Ref`` to a pseudo parameter or a parameter without default becomes ``${Name}``;
     a parameter with a default becomes the default; ``Fn::Join`` and ``Fn::Sub`` are
-    expanded. None when the value is something else (``Fn::GetAtt``, ``Fn::If``, ...).
+    expanded (a part or Sub variable that is something else becomes ``${?}`` or stays
+    ``${Name}``). None when the value is something else (``Fn::GetAtt``,
+    ``Fn::ImportValue``, ``Fn::If``, ...).
     """
-    if _depth > 8:
-        return None
     if isinstance(value, str):
         return value
-    if not isinstance(value, dict) or len(value) != 1:
-        return None
-    (key, arg), = value.items()
-    if key == "Ref" and isinstance(arg, str):
-        literal = ctx.assembly.literal(stack, value)
-        return literal if literal is not None else "${" + arg + "}"
-    if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
-        parts = [render(ctx, stack, part, _depth + 1) for part in arg[1]]
-        return str(arg[0]).join(p if p is not None else "${?}" for p in parts)
-    if key == "Fn::Sub":
-        if isinstance(arg, str):
-            text, variables = arg, {}
-        elif isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str):
-            text, variables = arg[0], arg[1] if isinstance(arg[1], dict) else {}
-        else:
-            return None
-        for name, variable in variables.items():
-            rendered = render(ctx, stack, variable, _depth + 1)
-            if rendered is not None:
-                text = text.replace("${" + name + "}", rendered)
-        return text
+    if isinstance(value, dict) and len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref" and isinstance(arg, str):
+            literal = ctx.assembly.literal(stack, value)
+            return literal if literal is not None else "${" + arg + "}"
+        if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
+            parts = [render(ctx, stack, part) for part in arg[1]]
+            return str(arg[0]).join(p if p is not None else "${?}" for p in parts)
+        if key == "Fn::Sub":
+            if isinstance(arg, str):
+                text, variables = arg, {}
+            else:  # [text, {Name: value}]
+                text, variables = arg
+            for name, variable in variables.items():
+                rendered = render(ctx, stack, variable)
+                if rendered is not None:
+                    text = text.replace("${" + name + "}", rendered)
+            return text
     return None
 
 
 def trusted_principals(role: Resource, ctx: RuleContext) -> list[str]:
     """The literal principals (services, accounts) a role's trust policy lets assume it."""
     principals: list[str] = []
-    document = role.properties.get("AssumeRolePolicyDocument")
-    statements = document.get("Statement") if isinstance(document, dict) else None
-    if isinstance(statements, dict):
-        statements = [statements]
-    for statement in statements if isinstance(statements, list) else []:
-        principal = statement.get("Principal") if isinstance(statement, dict) else None
+    document = role.properties.get("AssumeRolePolicyDocument") or {}
+    for statement in alternatives(document.get("Statement")):
+        principal = statement.get("Principal")
         if principal == "*":
             principals.append("*")
             continue

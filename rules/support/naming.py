@@ -12,7 +12,6 @@ that text.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -53,18 +52,12 @@ def render(assembly: Assembly, stack: Stack, value: Any, _depth: int = 0) -> str
 
 
 def _render(assembly: Assembly, stack: Stack, value: Any, depth: int) -> str | list[str]:
-    if depth > _MAX_DEPTH:
+    if depth > _MAX_DEPTH:  # a name built from itself (a circular reference) or absurdly deep nesting
         return UNKNOWN
-    if isinstance(value, bool) or value is None:
-        return UNKNOWN if value is None else str(value).lower()
     if isinstance(value, (str, int, float)):
         return str(value)
     if isinstance(value, list):
         return [render(assembly, stack, item, depth + 1) for item in value]
-    if not isinstance(value, dict):
-        return UNKNOWN
-    if len(value) != 1:
-        return json.dumps(value)
     (key, arg), = value.items()
     if key == "Ref":
         return _ref(assembly, stack, arg, depth)
@@ -97,9 +90,7 @@ def _render(assembly: Assembly, stack: Stack, value: Any, depth: int) -> str | l
     return UNKNOWN
 
 
-def _ref(assembly: Assembly, stack: Stack, name: Any, depth: int) -> str:
-    if not isinstance(name, str):
-        return UNKNOWN
+def _ref(assembly: Assembly, stack: Stack, name: str, depth: int) -> str:
     if name == "AWS::StackName":
         return stack.top_level.name
     if name in stack.resources:
@@ -109,16 +100,14 @@ def _ref(assembly: Assembly, stack: Stack, name: Any, depth: int) -> str:
             passed = stack.parent.resources.get(stack.parent_resource_id or "")
             if passed is not None and name in (passed.properties.get("Parameters") or {}):
                 return render(assembly, stack.parent, passed.properties["Parameters"][name], depth + 1)
-            return UNKNOWN
+        # a top-level parameter, or a nested one its parent does not pass: CloudFormation uses the default
         default = stack.parameters[name].get("Default")
         return UNKNOWN if default is None else str(default)
     return UNKNOWN
 
 
 def _getatt(assembly: Assembly, stack: Stack, logical_id: str, attribute: str, depth: int) -> str:
-    resource = stack.resources.get(logical_id)
-    if resource is None:
-        return UNKNOWN
+    resource = stack.resources[logical_id]
     if resource.type == NESTED_STACK_TYPE and attribute.startswith("Outputs."):
         nested = assembly.nested_stack(stack, logical_id)
         output = (nested.outputs.get(attribute.removeprefix("Outputs.")) or {}) if nested else {}
@@ -141,10 +130,8 @@ def _resource_name(assembly: Assembly, stack: Stack, logical_id: str, depth: int
 def _sub(assembly: Assembly, stack: Stack, arg: Any, depth: int) -> str:
     if isinstance(arg, str):
         text, variables = arg, {}
-    elif isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str) and isinstance(arg[1], dict):
+    else:  # [text, {Name: value}]
         text, variables = arg
-    else:
-        return UNKNOWN
 
     def substitute(match: re.Match) -> str:
         reference = match.group(1)

@@ -89,11 +89,9 @@ def tag_keys(resource: Resource) -> set[str]:
     prop, kind = TAGGABLE[resource.type]
     value = resource.properties.get(prop)
     if kind == REPLICAS:
-        replicas = [r for r in value or [] if isinstance(r, dict)]
-        if not replicas:
-            return set()
-        keys = [_list_keys(r.get("Tags")) for r in replicas]
-        return set.intersection(*keys)  # every replica is a table that must carry the tag
+        # Replicas is required (at least one); every replica is a table that must carry the tag
+        keys = [_list_keys(r.get("Tags")) for r in value if isinstance(r, dict)]
+        return set.intersection(*keys)
     return _map_keys(value) if kind == MAP else _list_keys(value)
 
 

@@ -23,7 +23,6 @@ from rules.rule import RuleContext
 STAGE_TYPES: tuple[str, ...] = ("AWS::ApiGateway::Stage", "AWS::ApiGateway::Deployment")
 LOG_RETENTION_TYPE = "Custom::LogRetention"  # what CDK's `log_retention=` on a Function creates
 LAMBDA_LOG_PREFIX = "/aws/lambda/"
-_MAX_PATH_DEPTH = 32
 
 # Keyed by the evaluation's Relations; the indexes hold resources only, so they never keep it alive.
 _INDEXES: weakref.WeakKeyDictionary[Relations, _Indexes] = weakref.WeakKeyDictionary()
@@ -107,24 +106,26 @@ class _Indexes:
         index: dict[int, list[ApiMethod]] = {}
         for method in assembly.resources("AWS::ApiGateway::Method"):
             http = text(ctx, method.stack, method.properties.get("HttpMethod")) or "?"
-            path = self._path_of(ctx, method.stack, method.properties.get("ResourceId"), 0)
+            path = self._path_of(ctx, method.stack, method.properties.get("ResourceId"))
             entry = ApiMethod(method, http.upper(), path)
             for api in assembly.targets(method.stack, method.properties.get("RestApiId")):
                 if api.type == "AWS::ApiGateway::RestApi":
                     index.setdefault(id(api), []).append(entry)
         return index
 
-    def _path_of(self, ctx: RuleContext, stack: Stack, value: Any, depth: int) -> str | None:
-        """The encoded path of the resource ``value`` points at (a RestApi there means its root, ``/``)."""
-        if depth > _MAX_PATH_DEPTH:
-            return None
+    def _path_of(self, ctx: RuleContext, stack: Stack, value: Any) -> str | None:
+        """The encoded path of the resource ``value`` points at (a RestApi there means its root, ``/``).
+
+        Each Resource is resolved once (memoized); one that is still being resolved when its
+        ParentId chain leads back to it (a cycle) counts as unknown, so the recursion ends.
+        """
         for target in ctx.assembly.targets(stack, value):
             if target.type == "AWS::ApiGateway::RestApi":
                 return "/"
             if target.type == "AWS::ApiGateway::Resource":
                 if id(target) not in self._paths:
                     self._paths[id(target)] = None  # a cycle resolves to "unknown"
-                    parent = self._path_of(ctx, target.stack, target.properties.get("ParentId"), depth + 1)
+                    parent = self._path_of(ctx, target.stack, target.properties.get("ParentId"))
                     part = text(ctx, target.stack, target.properties.get("PathPart"))
                     if parent is None or part is None:
                         self._paths[id(target)] = None

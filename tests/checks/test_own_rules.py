@@ -8,7 +8,7 @@ from checks.assembly import Assembly
 from checks.config import ConfigError, StackgradeConfig
 from checks.own_rules import STACK_SUBJECT, evaluate, subject_id
 from rules import all_rules
-from rules.rule import Rule
+from rules.rule import NOT_APPLICABLE, Rule
 
 TEMPLATES = {
     "Shop-dev": {
@@ -80,3 +80,29 @@ def test_fingerprints_distinguish_nested_stacks_sharing_a_logical_id(tmp_path):
     findings = evaluate(tmp_path, rules=[rule("SG-DLQ-001")]).findings
     assert [(f.stack, f.logical_id) for f in findings] == [("Parent", "Queue"), ("Parent", "Queue")]
     assert len({f.fingerprint for f in findings}) == 2
+
+
+def test_assembly_scope_rules_run_once_and_report_on_the_first_stack():
+    templates = {"Shop-dev": {"Resources": {}}, "Audit-dev": {"Resources": {}}}
+    assembly = Assembly.from_templates(templates)
+    seen = []
+
+    def one_region(subject, context):
+        seen.append(subject)
+        return f"the app has {len(subject.stacks)} stacks in one region"
+
+    app_wide = Rule(id="SG-TST-002", title="App wide", severity="low", concerns=("dr",), rationale="r",
+                    remediation="f", check=one_region, scope="assembly")
+    evaluation = evaluate(assembly, rules=[app_wide])
+    assert seen == [assembly]  # the whole assembly, once
+    (outcome,) = evaluation.outcomes
+    assert (outcome.stack, outcome.resource, outcome.message) == (
+        assembly.stacks[0], None, "the app has 2 stacks in one region")
+    assert subject_id(outcome) == STACK_SUBJECT
+    (finding,) = evaluation.findings
+    assert (finding.stack, finding.logical_id, finding.resource_type, finding.category) == (
+        "Shop-dev", None, None, "reliability")
+
+    quiet = Rule(id="SG-TST-003", title="Quiet", severity="low", concerns=("dr",), rationale="r",
+                 remediation="f", check=lambda subject, context: NOT_APPLICABLE, scope="assembly")
+    assert evaluate(assembly, rules=[quiet]).outcomes == ()

@@ -46,6 +46,16 @@ def test_settings_of_an_example_are_shown_as_toml():
     assert "No fixtures yet." in render_page(rule, "queue_has_dlq", [])
 
 
+def test_settings_of_every_toml_type_are_written_as_toml():
+    fixture = Fixture(Path("typed.pass.yaml"), passes=True, text="Resources: {}", offending=(),
+                      settings={"strict": True, "lenient": False, "days": 14, "ratio": 0.5,
+                                "required_tags": ["Owner", "CostCenter"], "rules": {"SG-DLQ-001": False}})
+    rule = next(r for r in all_rules() if r.id == "SG-DLQ-001")
+    toml = ('[tool.stackgrade]\nstrict = true\nlenient = false\ndays = 14\nratio = 0.5\n'
+            'required_tags = ["Owner", "CostCenter"]\nrules = { SG-DLQ-001 = false }')
+    assert f"```toml\n{toml}\n```" in render_page(rule, "queue_has_dlq", [fixture])
+
+
 def test_strip_test_metadata_keeps_everything_else():
     text = (
         "# why\nMetadata:\n  Owner: team\n  stackgrade-test:\n    offending: [A]\n\n    config: {x: 1}\n"
