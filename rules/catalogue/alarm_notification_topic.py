@@ -9,7 +9,8 @@ action refers to it (exports, nested-stack outputs, a literal ARN).
 
 from checks.assembly import Stack
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.alarms import SCALING, SNS, UNKNOWN, actions, agree, alarms_of_stack, joined
+from rules.support.alarms import SCALING, SNS, UNKNOWN, actions, agree, alarms_of_stack
+from rules.support.values import listing
 
 
 def check(stack: Stack, ctx: RuleContext) -> Verdict:
@@ -24,9 +25,9 @@ def check(stack: Stack, ctx: RuleContext) -> Verdict:
         (scaling if kinds == {SCALING} else silent).append(alarm.logical_id)
     parts = []
     if scaling:
-        parts.append(f"{joined(scaling)} only {agree(scaling, 'triggers', 'trigger')} auto-scaling")
+        parts.append(f"{listing(scaling)} only {agree(scaling, 'triggers', 'trigger')} auto-scaling")
     if silent:
-        parts.append(f"{joined(silent)} {agree(silent, 'has', 'have')} no action that reaches SNS")
+        parts.append(f"{listing(silent)} {agree(silent, 'has', 'have')} no action that reaches SNS")
     return (f"none of the stack's {len(alarms)} alarms notifies an SNS topic ({'; '.join(parts)}): "
             "there is no channel through which anyone hears about a problem")
 

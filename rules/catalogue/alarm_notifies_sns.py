@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.alarms import SCALING, SNS, UNKNOWN, actions, joined
+from rules.support.alarms import SCALING, SNS, UNKNOWN, actions
+from rules.support.values import listing
 
 
 def check(alarm: Resource, ctx: RuleContext) -> Verdict:
@@ -14,7 +15,7 @@ def check(alarm: Resource, ctx: RuleContext) -> Verdict:
         return NOT_APPLICABLE  # it adjusts capacity; it is not meant to notify
     if SNS in kinds or UNKNOWN in kinds:
         return None  # UNKNOWN: a parameter or an import from outside the app; we cannot see it
-    return (f"alarm's actions ({joined(a.label for a in classified)}) reach no SNS "
+    return (f"alarm's actions ({listing(a.label for a in classified)}) reach no SNS "
             "topic, so nobody is notified when it goes to ALARM")
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.iam import listing
-from rules.support.tracing_logging import STAGE_TYPES, api_methods, display_path, flag, stage_label, stage_settings
+from rules.support.tracing_logging import STAGE_TYPES, api_methods, display_path, stage_label, stage_settings
+from rules.support.values import listing, switch
 
 LOGGING_LEVELS = ("INFO", "ERROR")
 ALL_PATHS = "/*"
@@ -30,7 +30,7 @@ def _entries(stage: Resource, settings: dict, ctx: RuleContext) -> list[tuple[in
             level = ctx.assembly.literal(stage.stack, entry["LoggingLevel"])
             fields["logging"] = level.upper() if level is not None else UNKNOWN
         if "MetricsEnabled" in entry:
-            fields["metrics"] = flag(ctx, stage.stack, entry["MetricsEnabled"])
+            fields["metrics"] = switch(ctx, stage.stack, entry["MetricsEnabled"])
         specificity = (path != ALL_PATHS) + (http != ALL_METHODS)
         entries.append((specificity, http, path, fields))
     return sorted(entries, key=lambda e: e[0])

@@ -2,14 +2,15 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.tracing_logging import STAGE_TYPES, flag, stage_label, stage_settings
+from rules.support.tracing_logging import STAGE_TYPES, stage_label, stage_settings
+from rules.support.values import switch
 
 
 def check(stage: Resource, ctx: RuleContext) -> Verdict:
     settings = stage_settings(stage)
     if settings is None:
         return NOT_APPLICABLE  # a Deployment that creates no stage
-    enabled = flag(ctx, stage.stack, settings.get("TracingEnabled"))
+    enabled = switch(ctx, stage.stack, settings.get("TracingEnabled"))
     if enabled:
         return None
     if enabled is None:

@@ -10,7 +10,7 @@ from rules.support.api import (
     method_label,
     request_validators,
 )
-from rules.support.protection import flag
+from rules.support.values import flag
 
 
 def check(method: Resource, ctx: RuleContext) -> Verdict:
@@ -28,7 +28,7 @@ def check(method: Resource, ctx: RuleContext) -> Verdict:
         return (f"{label}'s RequestValidatorId does not resolve to a RequestValidator in the app, "
                 "so body validation cannot be confirmed")
     validator = validators[0]
-    if flag(ctx.assembly, validator.stack, validator.properties.get("ValidateRequestBody")) is not True:
+    if flag(ctx, validator.stack, validator.properties.get("ValidateRequestBody")) is not True:
         return (f"{label} uses request validator {validator.logical_id}, which does not validate the body "
                 "(ValidateRequestBody is not true)")
     if not method.properties.get("RequestModels"):

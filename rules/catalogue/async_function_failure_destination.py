@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import LATEST, async_invocations, has_on_failure, invoke_configs, joined
+from rules.support.event_sources import LATEST, async_invocations, has_on_failure, invoke_configs
+from rules.support.values import joined
 
 
 def check(function: Resource, ctx: RuleContext) -> Verdict:

@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, fmt, is_band, joined, operator, threshold
+from rules.support.alarms import UPPER, coverage, is_band, operator, threshold
+from rules.support.values import fmt, listing
 
 METRIC = "ApproximateNumberOfMessagesVisible"
 
@@ -34,9 +35,9 @@ def check(queue: Resource, ctx: RuleContext) -> Verdict:
             late.append(f"{alarm.logical_id} ({op} {fmt(limit)})")
     fix = "use threshold 0 with GreaterThanThreshold (or 1 with GreaterThanOrEqualToThreshold)"
     if late:
-        return f"DLQ alarm {joined(late)} does not fire on the first message; {fix}"
+        return f"DLQ alarm {listing(late)} does not fire on the first message; {fix}"
     if always:
-        return f"DLQ alarm {joined(always)} is in ALARM even while the DLQ is empty, so it tells nothing; {fix}"
+        return f"DLQ alarm {listing(always)} is in ALARM even while the DLQ is empty, so it tells nothing; {fix}"
     return f"no alarm watches the DLQ's {found.gap(UPPER)}, so failed messages pile up unseen"
 
 RULE = Rule(

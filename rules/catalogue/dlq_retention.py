@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import fmt, joined, retention_seconds
+from rules.support.event_sources import retention_seconds
+from rules.support.values import fmt, joined
 
 DAY = 24 * 3600
 

@@ -4,7 +4,8 @@ from typing import Any
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.protection import branches, flag, judge
+from rules.support.protection import branches, judge
+from rules.support.values import flag
 
 SPEC = "PointInTimeRecoverySpecification"
 ENABLED = "PointInTimeRecoveryEnabled"
@@ -12,7 +13,7 @@ ENABLED = "PointInTimeRecoveryEnabled"
 
 def _reason(ctx: RuleContext, resource: Resource):
     def reason(value: Any) -> str | None:
-        enabled = flag(ctx.assembly, resource.stack, value)
+        enabled = flag(ctx, resource.stack, value)
         if enabled is True:
             return None
         if enabled is False:

@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.alarms import LOWER, UPPER, Coverage, agree, coverage, either, joined
+from rules.support.alarms import LOWER, UPPER, Coverage, agree, coverage
+from rules.support.values import either, listing
 
 REQUIRED = (
     ("CPUUtilization", ("AWS/ECS",), UPPER),
@@ -41,10 +42,10 @@ def check(service: Resource, ctx: RuleContext) -> Verdict:
         return None
     notes = []
     if no_cluster:
-        notes.append(f"{joined(no_cluster)} {agree(no_cluster, 'lacks', 'lack')} the ClusterName dimension, "
+        notes.append(f"{listing(no_cluster)} {agree(no_cluster, 'lacks', 'lack')} the ClusterName dimension, "
                      "so the metric never has data")
     if other_cluster:
-        notes.append(f"{joined(other_cluster)} {agree(other_cluster, 'names', 'name')} another cluster than the "
+        notes.append(f"{listing(other_cluster)} {agree(other_cluster, 'names', 'name')} another cluster than the "
                      "service's")
     return f"no alarm watches the service's {either(gaps)}" + (f"; {'; '.join(notes)}" if notes else "")
 

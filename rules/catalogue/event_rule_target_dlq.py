@@ -2,7 +2,7 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import joined
+from rules.support.values import joined
 
 
 def _target_name(ctx: RuleContext, rule: Resource, target: dict) -> str:

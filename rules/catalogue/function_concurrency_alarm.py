@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, fmt, is_band, joined, number, operator, threshold
+from rules.support.alarms import UPPER, coverage, is_band, operator, threshold
+from rules.support.values import fmt, listing, number
 
 
 def check(function: Resource, ctx: RuleContext) -> Verdict:
@@ -22,7 +23,7 @@ def check(function: Resource, ctx: RuleContext) -> Verdict:
             return None
         late.append(f"{watch.alarm.logical_id} ({operator(watch.alarm)} {fmt(limit)})")
     if late:
-        return (f"concurrency alarm {joined(late)} is not below the reserved concurrency of {fmt(reserved)}, so "
+        return (f"concurrency alarm {listing(late)} is not below the reserved concurrency of {fmt(reserved)}, so "
                 "it cannot warn before the function is throttled; set it to about 80 % of the reservation")
     where = f" (reserved concurrency {fmt(reserved)})" if reserved is not None else ""
     return f"function{where} has no alarm on its {found.gap(UPPER)}"

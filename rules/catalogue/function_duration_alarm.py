@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, fmt, is_band, joined, number, operator, threshold
+from rules.support.alarms import UPPER, coverage, is_band, operator, threshold
+from rules.support.values import fmt, listing, number
 
 
 def check(function: Resource, ctx: RuleContext) -> Verdict:
@@ -23,7 +24,7 @@ def check(function: Resource, ctx: RuleContext) -> Verdict:
         late.append(f"{watch.alarm.logical_id} ({operator(watch.alarm)} {fmt(limit)} ms)")
     if late:
         note = " (the default)" if default else ""
-        return (f"duration alarm {joined(late)} is not below the {fmt(timeout * 1000)} ms timeout{note}, so it "
+        return (f"duration alarm {listing(late)} is not below the {fmt(timeout * 1000)} ms timeout{note}, so it "
                 "cannot warn before invocations time out; set it to about 80 % of the timeout")
     where = f" (timeout {fmt(timeout)} s{', the default' if default else ''})" if timeout is not None else ""
     return f"function{where} has no alarm on its {found.gap(UPPER)}"

@@ -4,7 +4,8 @@ import re
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.iam import PRINCIPAL_TYPES, listing, owner_noun, render, trusted_principals
+from rules.support.iam import PRINCIPAL_TYPES, owner_noun, render, trusted_principals
+from rules.support.values import listing
 
 # arn:aws:..., arn:${AWS::Partition}:... (CDK's Fn::Join / Fn::Sub forms); job-function/* and
 # AdministratorAccess-Amplify style scoped policies do not match.

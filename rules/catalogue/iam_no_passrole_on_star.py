@@ -2,8 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.iam import (IDENTITY_POLICY_TYPES, allow_statements, attached_to, holds_policies, listing, matches,
-                               owner_noun)
+from rules.support.iam import IDENTITY_POLICY_TYPES, allow_statements, attached_to, holds_policies, matches, owner_noun
+from rules.support.values import listing
 
 PASS_ROLE = "iam:PassRole"
 

@@ -3,7 +3,8 @@
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
 from rules.support.iam import (IDENTITY_POLICY_TYPES, allow_statements, attached_to, holds_policies,
-                               is_service_wildcard, listing, owner_noun)
+                               is_service_wildcard, owner_noun)
+from rules.support.values import listing
 
 
 def check(resource: Resource, ctx: RuleContext) -> Verdict:

@@ -3,7 +3,8 @@
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
 from rules.support.iam import (IDENTITY_POLICY_TYPES, action_text, allow_listed, allow_statements, attached_to,
-                               holds_policies, listing, owner_noun)
+                               holds_policies, owner_noun)
+from rules.support.values import listing
 
 
 def check(resource: Resource, ctx: RuleContext) -> Verdict:

@@ -4,7 +4,8 @@ from typing import Any
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.protection import branches, flag, judge
+from rules.support.protection import branches, judge
+from rules.support.values import flag
 
 SYMMETRIC = "SYMMETRIC_DEFAULT"
 
@@ -18,7 +19,7 @@ def check(key: Resource, ctx: RuleContext) -> Verdict:
         return NOT_APPLICABLE  # imported key material cannot rotate automatically
 
     def problem(rotation: Any) -> str | None:
-        enabled = flag(ctx.assembly, key.stack, rotation)
+        enabled = flag(ctx, key.stack, rotation)
         if enabled is True:
             return None
         if enabled is False:

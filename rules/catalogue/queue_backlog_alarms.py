@@ -8,7 +8,8 @@ purpose (they act, they do not notify), so this rule is where that gap shows.
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, either
+from rules.support.alarms import UPPER, coverage
+from rules.support.values import either
 
 SQS = ("AWS/SQS",)
 REQUIRED = ("ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible")

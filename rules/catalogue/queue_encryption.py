@@ -4,14 +4,15 @@ from typing import Any
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.protection import branches, flag, judge, present
+from rules.support.protection import branches, judge, present
+from rules.support.values import flag
 
 
 def check(queue: Resource, ctx: RuleContext) -> Verdict:
     def problem(kms_key: Any, sqs_managed: Any) -> str | None:
         if present(kms_key):
             return None
-        managed = flag(ctx.assembly, queue.stack, sqs_managed)
+        managed = flag(ctx, queue.stack, sqs_managed)
         if managed is True:
             return None
         if managed is False:

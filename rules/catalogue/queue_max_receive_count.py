@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import fmt, number, redrive_policy
+from rules.support.event_sources import redrive_policy
+from rules.support.values import fmt, number
 
 
 def check(queue: Resource, ctx: RuleContext) -> Verdict:

@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import consumers_of, fmt, joined, number
+from rules.support.event_sources import consumers_of
+from rules.support.values import fmt, joined, number
 
 
 def check(queue: Resource, ctx: RuleContext) -> Verdict:

@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, either
+from rules.support.alarms import UPPER, coverage
+from rules.support.values import either
 
 REQUIRED = ("5XXError", "4XXError", "Latency")
 

@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import joined, redrive_policy
+from rules.support.event_sources import redrive_policy
+from rules.support.values import joined
 
 PROTOCOLS = ("sqs", "lambda")
 

@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import describe_mapping, mapping_of, number, source_kind
+from rules.support.event_sources import describe_mapping, mapping_of, source_kind
+from rules.support.values import number
 
 REPORT = "ReportBatchItemFailures"
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import joined, render
+from rules.support.event_sources import render
+from rules.support.values import joined
 
 # What an intrinsic (a Ref to a function ARN, a queue URL) becomes before parsing: first a string
 # token, which keeps a string valid; then a number, which also fits where a value was expected.

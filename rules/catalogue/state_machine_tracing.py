@@ -2,11 +2,11 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.tracing_logging import flag
+from rules.support.values import switch
 
 
 def check(machine: Resource, ctx: RuleContext) -> Verdict:
-    enabled = flag(ctx, machine.stack, machine.prop("TracingConfiguration", "Enabled"))
+    enabled = switch(ctx, machine.stack, machine.prop("TracingConfiguration", "Enabled"))
     if enabled:
         return None
     if enabled is None:

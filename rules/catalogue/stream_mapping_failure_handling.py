@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.event_sources import describe_mapping, flag, has_on_failure, mapping_of, number, source_kind
+from rules.support.event_sources import describe_mapping, has_on_failure, mapping_of, source_kind
+from rules.support.values import flag, number
 
 STREAM_KINDS = {"kinesis": "Kinesis", "dynamodb": "DynamoDB stream"}
 
@@ -14,7 +15,7 @@ def check(resource: Resource, ctx: RuleContext) -> Verdict:
         return NOT_APPLICABLE
     props = resource.properties
     problems = []
-    if not flag(props.get("BisectBatchOnFunctionError")):
+    if flag(ctx, resource.stack, props.get("BisectBatchOnFunctionError")) is not True:
         problems.append("does not bisect a failing batch (BisectBatchOnFunctionError)")
     raw_retries = props.get("MaximumRetryAttempts")
     retries = None if raw_retries is None else number(ctx, resource.stack, raw_retries)

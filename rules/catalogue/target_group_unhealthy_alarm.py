@@ -2,7 +2,8 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, joined
+from rules.support.alarms import UPPER, coverage
+from rules.support.values import listing
 
 NAMESPACES = ("AWS/ApplicationELB", "AWS/NetworkELB", "AWS/GatewayELB")
 
@@ -20,7 +21,7 @@ def check(group: Resource, ctx: RuleContext) -> Verdict:
         else:
             return None
     if problems:
-        return f"the target group's UnHealthyHostCount alarm never has data: {joined(problems)}"
+        return f"the target group's UnHealthyHostCount alarm never has data: {listing(problems)}"
     return f"no alarm watches the target group's {found.gap(UPPER)}"
 
 

@@ -38,6 +38,7 @@ from typing import Any, Iterable
 from checks.assembly import Assembly, Resource, Stack
 from checks.relations import NAME_PROPERTY
 from rules.rule import RuleContext
+from rules.support.values import listing, number
 
 METRIC_ALARM = "AWS::CloudWatch::Alarm"
 COMPOSITE_ALARM = "AWS::CloudWatch::CompositeAlarm"
@@ -118,15 +119,6 @@ class Watch:
 # --- thresholds and directions -----------------------------------------------------------------
 
 
-def number(ctx: RuleContext, stack: Stack, value: Any) -> float | None:
-    """A literal number (CloudFormation accepts ``"300"`` as well as ``300``), else None."""
-    literal = ctx.assembly.literal(stack, value)
-    try:
-        return float(literal) if literal is not None else None
-    except ValueError:
-        return None
-
-
 def threshold(ctx: RuleContext, alarm: Resource) -> float | None:
     return number(ctx, alarm.stack, alarm.properties.get("Threshold"))
 
@@ -149,25 +141,9 @@ def is_band(alarm: Resource) -> bool:
     return operator(alarm) in _BAND_OPERATORS
 
 
-def fmt(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def either(items: Iterable[str]) -> str:
-    """'a', 'a or b', 'a, b or c'."""
-    items = list(items)
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
-
-
 def agree(items: list, one: str, many: str) -> str:
     """The verb form that agrees with how many items a message names."""
     return one if len(items) == 1 else many
-
-
-def joined(items: Iterable[str], limit: int = 4) -> str:
-    items = list(dict.fromkeys(items))
-    shown = ", ".join(items[:limit])
-    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
 # --- actions -----------------------------------------------------------------------------------
@@ -353,12 +329,12 @@ class Coverage:
         reasons = []
         if self.scaling_only:
             names = [a.logical_id for a in self.scaling_only]
-            reasons.append(f"{joined(names)} only {agree(names, 'triggers', 'trigger')} auto-scaling and "
+            reasons.append(f"{listing(names)} only {agree(names, 'triggers', 'trigger')} auto-scaling and "
                            f"{agree(names, 'notifies', 'notify')} no one")
         if self.wrong_direction:
             names = [a.logical_id for a in self.wrong_direction]
             way = "rises" if direction == UPPER else "drops"
-            reasons.append(f"{joined(names)} {agree(names, 'does', 'do')} not fire when it {way}")
+            reasons.append(f"{listing(names)} {agree(names, 'does', 'do')} not fire when it {way}")
         return f"{self.metric} ({'; '.join(reasons)})" if reasons else self.metric
 
 

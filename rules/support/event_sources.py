@@ -1,7 +1,6 @@
 """Helpers the dead-letter, event-source and retry rules share.
 
-Numbers and flags read from templates (CloudFormation accepts ``"300"`` as
-well as ``300``), redrive policies (an object or a JSON string), what kind of
+Redrive policies (an object or a JSON string), what kind of
 source an event source mapping reads from (by the resource it refers to, or
 by the service in a literal or joined ARN), and indexes the framework's
 :class:`~checks.relations.Relations` does not keep: the consumers of each
@@ -21,6 +20,7 @@ from typing import Any
 from checks.assembly import Assembly, Resource, Stack
 from checks.relations import EventSourceMapping
 from rules.rule import RuleContext
+from rules.support.values import flag, number
 
 # The default retention of an SQS queue without MessageRetentionPeriod: 4 days.
 SQS_DEFAULT_RETENTION_SECONDS = 4 * 24 * 3600
@@ -49,7 +49,7 @@ _LABELS = {
 }
 
 
-# --- reading values ----------------------------------------------------------------------------
+# --- rendering values ----------------------------------------------------------------------------
 
 
 def render(value: Any, placeholder: str) -> str | None:
@@ -74,36 +74,10 @@ def render(value: Any, placeholder: str) -> str | None:
     return None
 
 
-def number(ctx: RuleContext, stack: Stack, value: Any) -> float | None:
-    """A numeric property (``300`` or ``"300"``, or a parameter's default), else None."""
-    literal = ctx.assembly.literal(stack, value)
-    if literal is None:
-        return None
-    try:
-        return float(literal)
-    except ValueError:
-        return None
-
-
-def flag(value: Any) -> bool:
-    """A boolean property: ``true`` or ``"true"``."""
-    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
-
-
-def fmt(value: float) -> str:
-    """``300.0`` as ``300``, ``1.5`` as ``1.5``."""
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
 def label(resource: Resource) -> str:
     """``EventBridge rule OrdersRule``: a resource as a message names it."""
     kind = _LABELS.get(resource.type)
     return f"{kind} {resource.logical_id}" if kind else resource.logical_id
-
-
-def joined(names: list[str]) -> str:
-    names = list(dict.fromkeys(names))
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # --- queues ------------------------------------------------------------------------------------
@@ -130,7 +104,7 @@ def retention_seconds(ctx: RuleContext, queue: Resource) -> float | None:
 
 def is_fifo(ctx: RuleContext, queue: Resource) -> bool:
     name = ctx.relations.physical_name(queue) or ""
-    return flag(queue.properties.get("FifoQueue")) or name.endswith(".fifo")
+    return flag(ctx, queue.stack, queue.properties.get("FifoQueue")) is True or name.endswith(".fifo")
 
 
 def has_on_failure(resource: Resource) -> bool:

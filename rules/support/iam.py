@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from checks.assembly import Resource, Stack
 from rules.rule import RuleContext
+from rules.support.values import listing  # noqa: F401  (moved to values; ``iam.listing`` still names it)
 
 PRINCIPAL_TYPES: tuple[str, ...] = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
 POLICY_TYPES: tuple[str, ...] = (
@@ -43,7 +44,6 @@ _ATTACHMENTS: tuple[tuple[str, str], ...] = (
 )
 _KIND = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
 _SERVICE_WILDCARD = re.compile(r"^[a-z0-9][a-z0-9-]*:\*+$", re.IGNORECASE)
-_MAX_LISTED = 4
 
 
 @dataclass(frozen=True)
@@ -190,15 +190,6 @@ def attached_to(resource: Resource, ctx: RuleContext) -> str:
 def owner_noun(resource: Resource) -> str:
     """How a message names its subject: ``role``, ``user``, ``group`` or ``policy``."""
     return _KIND.get(resource.type, "policy")
-
-
-def listing(items: list[str]) -> str:
-    """``a, b and c`` (capped, with ``and N more``)."""
-    shown = items[:_MAX_LISTED]
-    rest = len(items) - len(shown)
-    if rest:
-        return f"{', '.join(shown)} and {rest} more"
-    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
 
 
 def action_text(actions: Iterable[str | None]) -> str:

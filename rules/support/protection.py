@@ -13,7 +13,6 @@ from __future__ import annotations
 from itertools import product
 from typing import Any, Callable
 
-from checks.assembly import Assembly, Stack
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
 
@@ -76,17 +75,6 @@ def describe(conditions: tuple[str, ...]) -> str:
     parts = [f"condition {c[4:]} is false" if c.startswith("not ") else f"condition {c} is true"
              for c in conditions]
     return " and ".join(parts)
-
-
-def flag(assembly: Assembly, stack: Stack, value: Any) -> bool | None:
-    """A CloudFormation boolean (``true``, ``"True"``, a defaulted parameter ...); None when unknown or absent."""
-    if isinstance(value, bool):
-        return value
-    literal = assembly.literal(stack, value)
-    if literal is None:
-        return None
-    lowered = literal.strip().lower()
-    return True if lowered == "true" else False if lowered == "false" else None
 
 
 def present(value: Any) -> bool:

@@ -1,7 +1,7 @@
 """What the tracing and logging rules (SG-TRC-*, SG-LOG-002..005) share.
 
-- :func:`flag`: a boolean property as the template spells it (``true``, ``"true"``, a
-  parameter default), or None when an expression hides it.
+- On/off settings (TracingEnabled, MetricsEnabled) are read with
+  :func:`rules.support.values.switch`.
 - API Gateway stages: an ``AWS::ApiGateway::Stage``, or an ``AWS::ApiGateway::Deployment``
   that creates its stage itself (``StageName`` + ``StageDescription``); :func:`stage_settings`
   gives both the same shape.
@@ -26,18 +26,6 @@ LAMBDA_LOG_PREFIX = "/aws/lambda/"
 
 # Keyed by the evaluation's Relations; the indexes hold resources only, so they never keep it alive.
 _INDEXES: weakref.WeakKeyDictionary[Relations, _Indexes] = weakref.WeakKeyDictionary()
-
-
-def flag(ctx: RuleContext, stack: Stack, value: Any) -> bool | None:
-    """True/False for a literal boolean (``true``, ``"True"``, a parameter default); None for an expression."""
-    if value is None:
-        return False
-    if isinstance(value, bool):
-        return value
-    literal = ctx.assembly.literal(stack, value)
-    if literal is None:
-        return None
-    return literal.strip().lower() == "true"
 
 
 def text(ctx: RuleContext, stack: Stack, value: Any) -> str | None:
