@@ -1,7 +1,8 @@
 """Relations between resources that rules ask about, each index built once per assembly.
 
 Which queue is another's dead-letter queue, which alarms watch a resource (by
-metric dimensions, metric math included), which topics an alarm notifies,
+metric dimensions, metric math included: alarm X watches resource R through
+metric M via dimension D), which topics an alarm notifies,
 which sources feed a function, which log group a function writes to, which
 stages belong to an API, who invokes a function asynchronously, and what the
 outputs of a stack point at. Every index is a linear pass over the resources.
@@ -9,6 +10,7 @@ outputs of a stack point at. Every index is a linear pass over the resources.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -84,6 +86,35 @@ class MetricUse:
     alarm: Resource
     namespace: str | None
     metric_name: str | None
+
+
+@dataclass(frozen=True)
+class AlarmMetric:
+    """One metric an alarm reads: its own metric, or one ``MetricStat`` query of its metric math."""
+
+    alarm: Resource
+    namespace: str | None
+    metric_name: str | None
+    dimensions: tuple[tuple[str, Any], ...]
+    returned: bool  # the alarm compares this metric itself (not an expression over it) with Threshold
+
+    def dimension(self, name: str) -> Any:
+        return next((value for key, value in self.dimensions if key == name), None)
+
+    def has_dimension(self, name: str) -> bool:
+        return any(key == name for key, _ in self.dimensions)
+
+
+@dataclass(frozen=True)
+class AlarmWatch:
+    """Alarm ``alarm`` watches a resource through ``metric``, whose dimension ``dimension`` names the resource."""
+
+    metric: AlarmMetric
+    dimension: str
+
+    @property
+    def alarm(self) -> Resource:
+        return self.metric.alarm
 
 
 @dataclass(frozen=True)
@@ -311,23 +342,44 @@ class Relations:
     # --- alarms --------------------------------------------------------------------------------
 
     @cached_property
-    def _alarm_index(self) -> dict[int, list[MetricUse]]:
-        index: dict[int, list[MetricUse]] = {}
-        for alarm in self.assembly.resources("AWS::CloudWatch::Alarm"):
-            for namespace, metric_name, dimensions in _alarm_metrics(alarm):
-                watched: dict[int, Resource] = {}
-                for dimension in dimensions:
-                    name_types = DIMENSION_TYPES.get(dimension.get("Name"))  # type: ignore[arg-type]
-                    resolved = self.resolve(alarm.stack, dimension.get("Value"), name_types=name_types)
-                    for resource in self._stream_sources(resolved):
-                        watched[id(resource)] = resource
-                for resource in watched.values():
-                    index.setdefault(id(resource), []).append(MetricUse(alarm, namespace, metric_name))
+    def _named_by_expression(self) -> dict[tuple[int, str], list[Resource]]:
+        """(id(stack), expression) -> the resources of that stack named by that expression (not a literal)."""
+        index: dict[tuple[int, str], list[Resource]] = {}
+        for resource in self.assembly.resources(*NAME_PROPERTY):
+            name = resource.properties.get(NAME_PROPERTY[resource.type])
+            if isinstance(name, dict) and self.assembly.literal(resource.stack, name) is None:
+                index.setdefault((id(resource.stack), _canonical(name)), []).append(resource)
         return index
 
+    @cached_property
+    def _alarm_watches(self) -> dict[int, list[AlarmWatch]]:
+        index: dict[int, list[AlarmWatch]] = {}
+        for alarm in self.assembly.resources("AWS::CloudWatch::Alarm"):
+            for metric in alarm_metrics(alarm):
+                for name, value in metric.dimensions:
+                    name_types = DIMENSION_TYPES.get(name)
+                    resolved = self.resolve(alarm.stack, value, name_types=name_types)
+                    found = {id(r): r for r in self._stream_sources(resolved)}
+                    if isinstance(value, dict):
+                        # the same expression as a resource's name property in the same stack names it
+                        for resource in self._named_by_expression.get((id(alarm.stack), _canonical(value)), []):
+                            if name_types is None or resource.type in name_types:
+                                found.setdefault(id(resource), resource)
+                    for resource in found.values():
+                        index.setdefault(id(resource), []).append(AlarmWatch(metric, name))
+        return index
+
+    def alarm_watches(self, resource: Resource) -> list[AlarmWatch]:
+        """Every (alarm metric, dimension) that names ``resource``: one per dimension that names it."""
+        return self._alarm_watches.get(id(resource), [])
+
     def alarms_on(self, resource: Resource) -> list[MetricUse]:
-        """Alarms whose metric dimensions point at ``resource``."""
-        return self._alarm_index.get(id(resource), [])
+        """Alarms whose metric dimensions point at ``resource``: one per metric, however many dimensions name it."""
+        uses: dict[int, MetricUse] = {}
+        for watch in self.alarm_watches(resource):
+            metric = watch.metric
+            uses.setdefault(id(metric), MetricUse(metric.alarm, metric.namespace, metric.metric_name))
+        return list(uses.values())
 
     def alarm_metric_names(self, resource: Resource) -> set[str]:
         return {use.metric_name for use in self.alarms_on(resource) if use.metric_name}
@@ -384,21 +436,35 @@ class Relations:
         return id(resource) in self.output_targets.get(resource.stack.top_level.name, set())
 
 
-def _alarm_metrics(alarm: Resource) -> list[tuple[str | None, str | None, list[dict]]]:
-    """(namespace, metric name, dimensions) of an alarm's metric, or of each metric in its math."""
+def alarm_metrics(alarm: Resource) -> list[AlarmMetric]:
+    """The metric an alarm reads, or each ``MetricStat`` metric of its metric math."""
     props = alarm.properties
     metrics = []
     if props.get("MetricName") is not None:
-        metrics.append((props.get("Namespace"), props.get("MetricName"), props.get("Dimensions")))
+        metrics.append(_alarm_metric(alarm, props, True))
     queries = props.get("Metrics")
     for query in queries if isinstance(queries, list) else []:
         stat = query.get("MetricStat") if isinstance(query, dict) else None
         metric = stat.get("Metric") if isinstance(stat, dict) else None
         if isinstance(metric, dict) and metric:
-            metrics.append((metric.get("Namespace"), metric.get("MetricName"), metric.get("Dimensions")))
-    return [(ns if isinstance(ns, str) else None, name if isinstance(name, str) else None,
-             [d for d in dims if isinstance(d, dict)] if isinstance(dims, list) else [])
-            for ns, name, dims in metrics]
+            metrics.append(_alarm_metric(alarm, metric, query.get("ReturnData") is not False))
+    return metrics
+
+
+def _alarm_metric(alarm: Resource, source: dict, returned: bool) -> AlarmMetric:
+    namespace, name, dimensions = source.get("Namespace"), source.get("MetricName"), source.get("Dimensions")
+    return AlarmMetric(
+        alarm,
+        namespace if isinstance(namespace, str) else None,
+        name if isinstance(name, str) else None,
+        tuple((d["Name"], d.get("Value")) for d in dimensions
+              if isinstance(d, dict) and isinstance(d.get("Name"), str)) if isinstance(dimensions, list) else (),
+        returned,
+    )
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
 
 
 def _rule_targets(rule: Resource) -> list[dict]:

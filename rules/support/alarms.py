@@ -1,22 +1,14 @@
 """Helpers the alarm and alarm-action rules share: which alarms watch a resource, how, and whom they tell.
 
-The framework's :meth:`~checks.relations.Relations.alarms_on` answers *which*
-alarms have a dimension pointing at a resource. These rules also need to know
-*how* an alarm watches it, so this module keeps its own index (one linear pass
-over the alarms, built once per assembly) with, for every watched metric:
-
-- the dimension that names the resource and the metric's other dimensions
-  (ECS metrics need ``ClusterName`` next to ``ServiceName``, ELB metrics
-  ``LoadBalancer`` next to ``TargetGroup``);
-- whether the metric is what the alarm compares with its threshold (a single
-  metric, or the query a metric-math alarm returns) or an input to an
-  expression whose unit may differ (``100 * errors / invocations``).
-
-It matches a dimension to a resource the way ``alarms_on`` does (references
-and literal physical names, metric-math ``MetricStat`` queries included) and
-one way more: a dimension whose value is the *same expression* as the
-resource's name property in the same stack (``!Sub "orders-${Env}"`` in both)
-names that resource.
+Which alarm watches which resource is the framework's relation:
+:meth:`~checks.relations.Relations.alarm_watches` gives, for every watched
+metric, the dimension that names the resource, the metric with its other
+dimensions (ECS metrics need ``ClusterName`` next to ``ServiceName``, ELB
+metrics ``LoadBalancer`` next to ``TargetGroup``) and whether the metric is
+what the alarm compares with its threshold (``returned``). This module adds
+what only the alarm rules need: which alarms count as the operator's (below),
+which way an alarm fires, what reads an alarm's state (composite alarms,
+CodeDeploy rollbacks) and the alarms of a stack.
 
 Operator alarms: an alarm whose actions are all auto-scaling policies tells
 no one; it adjusts capacity. The alarm rules (SG-ALM-*) do not count such an
@@ -29,14 +21,13 @@ the alarm itself, so the same gap is not reported twice.
 
 from __future__ import annotations
 
-import json
 import re
 import weakref
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from checks.assembly import Assembly, Resource, Stack
-from checks.relations import NAME_PROPERTY
+from checks.relations import AlarmWatch
 from rules.rule import RuleContext
 from rules.support.values import listing, number
 
@@ -60,60 +51,6 @@ _ARN_SERVICE = re.compile(rf"^arn:{_ARN_PART}:([a-z0-9-]+):")
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 _RULE_STATE = re.compile(r"\b(?:ALARM|OK|INSUFFICIENT_DATA)\(\s*\"?([^\")]+?)\"?\s*\)")
 _UNSEEN = "${?}"
-
-
-# --- the metrics of an alarm -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AlarmMetric:
-    """One metric an alarm reads: its own metric, or one ``MetricStat`` query of its metric math."""
-
-    alarm: Resource
-    namespace: Any
-    metric_name: Any
-    dimensions: tuple[tuple[str, Any], ...]
-    returned: bool  # the alarm compares this metric itself (not an expression over it) with Threshold
-
-    def dimension(self, name: str) -> Any:
-        return next((value for key, value in self.dimensions if key == name), None)
-
-    def has_dimension(self, name: str) -> bool:
-        return any(key == name for key, _ in self.dimensions)
-
-
-def alarm_metrics(alarm: Resource) -> list[AlarmMetric]:
-    props = alarm.properties
-    metrics: list[AlarmMetric] = []
-    if props.get("MetricName") is not None:
-        metrics.append(AlarmMetric(alarm, props.get("Namespace"), props.get("MetricName"),
-                                   _dimensions(props.get("Dimensions")), True))
-    for query in props.get("Metrics") or []:
-        if not isinstance(query, dict):
-            continue
-        metric = (query.get("MetricStat") or {}).get("Metric") or {}
-        if metric:
-            metrics.append(AlarmMetric(alarm, metric.get("Namespace"), metric.get("MetricName"),
-                                       _dimensions(metric.get("Dimensions")), query.get("ReturnData") is not False))
-    return metrics
-
-
-def _dimensions(value: Any) -> tuple[tuple[str, Any], ...]:
-    if not isinstance(value, list):
-        return ()
-    return tuple((d["Name"], d.get("Value")) for d in value if isinstance(d, dict) and isinstance(d.get("Name"), str))
-
-
-@dataclass(frozen=True)
-class Watch:
-    """An alarm watching a resource through one metric, whose ``dimension`` names the resource."""
-
-    metric: AlarmMetric
-    dimension: str
-
-    @property
-    def alarm(self) -> Resource:
-        return self.metric.alarm
 
 
 # --- thresholds and directions -----------------------------------------------------------------
@@ -240,7 +177,6 @@ def is_scaling_only(ctx: RuleContext, alarm: Resource) -> bool:
 
 @dataclass
 class _Index:
-    watches: dict[int, list[Watch]]
     alarms_by_stack: dict[str, list[Resource]]
     consumed: dict[int, str]  # id(alarm) -> what reads its state instead of its own actions
 
@@ -255,30 +191,8 @@ def _index(ctx: RuleContext) -> _Index:
     return index
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
 def _build(ctx: RuleContext) -> _Index:
     assembly, relations = ctx.assembly, ctx.relations
-    # Resources named by an expression (not a literal): (stack, expression) -> resources.
-    named_by_expression: dict[tuple[int, str], list[Resource]] = {}
-    for resource in assembly.resources(*NAME_PROPERTY):
-        name = resource.properties.get(NAME_PROPERTY[resource.type])
-        if isinstance(name, dict) and assembly.literal(resource.stack, name) is None:
-            named_by_expression.setdefault((id(resource.stack), _canonical(name)), []).append(resource)
-
-    watches: dict[int, list[Watch]] = {}
-    for alarm in assembly.resources(METRIC_ALARM):
-        for metric in alarm_metrics(alarm):
-            for name, value in metric.dimensions:
-                found = {id(r): r for r in relations.resolve(alarm.stack, value)}
-                if isinstance(value, dict):
-                    for r in named_by_expression.get((id(alarm.stack), _canonical(value)), []):
-                        found.setdefault(id(r), r)
-                for resource in found.values():
-                    watches.setdefault(id(resource), []).append(Watch(metric, name))
-
     alarms_by_stack: dict[str, list[Resource]] = {}
     for alarm in assembly.resources(*ALARM_TYPES):
         alarms_by_stack.setdefault(alarm.stack.top_level.name, []).append(alarm)
@@ -301,15 +215,15 @@ def _build(ctx: RuleContext) -> _Index:
             for alarm in relations.resolve(group.stack, (entry or {}).get("Name")):
                 if alarm.type in ALARM_TYPES:
                     consumed.setdefault(id(alarm), f"CodeDeploy deployment group {group.logical_id} (rollback)")
-    return _Index(watches, alarms_by_stack, consumed)
+    return _Index(alarms_by_stack, consumed)
 
 
 def watches(ctx: RuleContext, resource: Resource, metric_names: Iterable[str], namespaces: Iterable[str],
-            dimension: str | None = None) -> list[Watch]:
+            dimension: str | None = None) -> list[AlarmWatch]:
     """Watches of ``resource`` through the named metrics (in one of ``namespaces``)."""
     names, spaces = set(metric_names), set(namespaces)
     return [
-        w for w in _index(ctx).watches.get(id(resource), [])
+        w for w in ctx.relations.alarm_watches(resource)
         if w.metric.metric_name in names and w.metric.namespace in spaces
         and (dimension is None or w.dimension == dimension)
     ]
@@ -320,7 +234,7 @@ class Coverage:
     """The operator alarms on one metric of a resource, and why the others do not count."""
 
     metric: str
-    counted: list[Watch]
+    counted: list[AlarmWatch]
     scaling_only: list[Resource]
     wrong_direction: list[Resource]
 

@@ -138,6 +138,20 @@ def test_alarms_on_a_function_through_dimensions_and_metric_math(alarms):
     assert relations.alarm_metric_names(fn) == {"Errors", "Throttles", "Invocations"}
 
 
+def test_alarm_watches_name_the_dimension_and_keep_the_metric(alarms):
+    assembly, relations = alarms
+    watches = relations.alarm_watches(by_id(assembly, "Fn"))
+    assert [(w.alarm.logical_id, w.metric.metric_name, w.dimension, w.metric.returned) for w in watches] == [
+        ("ErrorsAlarm", "Errors", "FunctionName", True),
+        ("ThrottleRateAlarm", "Throttles", "FunctionName", False),  # an input to metric math
+        ("ThrottleRateAlarm", "Throttles", "Resource", False),  # two dimensions name it: one watch each
+        ("ThrottleRateAlarm", "Invocations", "FunctionName", False),
+    ]
+    assert watches[1].metric is watches[2].metric
+    assert watches[1].metric.has_dimension("Resource") and not watches[3].metric.has_dimension("Resource")
+    assert watches[3].metric.dimension("FunctionName") == "orders-fn-qa7"
+
+
 def test_literal_names_in_dimensions_match_only_the_dimensions_type(alarms):
     assembly, relations = alarms
     # The queue and the table share the name orders-qa7: QueueName means the queue, TableName the table.

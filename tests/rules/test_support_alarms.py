@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from checks.assembly import Assembly
 from checks.config import StackgradeConfig
-from checks.relations import Relations
+from checks.relations import Relations, alarm_metrics
 from rules.rule import RuleContext
-from rules.support.alarms import OTHER, SNS, Action, alarm_metrics, classify_action, number, render
+from rules.support.alarms import OTHER, SNS, Action, classify_action, number, render
 
 ALARM = {
     "Type": "AWS::CloudWatch::Alarm",
