@@ -2,7 +2,7 @@
 
 from checks.assembly import Resource
 from rules.rule import NOT_APPLICABLE, Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, is_band, operator, threshold
+from rules.support.alarms import UPPER, alarms_over_ceiling, coverage
 from rules.support.values import fmt, listing, number
 
 
@@ -14,14 +14,9 @@ def check(function: Resource, ctx: RuleContext) -> Verdict:
     if reserved == 0:
         return NOT_APPLICABLE  # reserved concurrency 0 switches the function off
     found = coverage(ctx, function, "ConcurrentExecutions", ("AWS/Lambda",), UPPER)
-    late = []
-    for watch in found.counted:
-        limit = threshold(ctx, watch.alarm)
-        if reserved is None or limit is None or is_band(watch.alarm) or not watch.metric.returned:
-            return None
-        if limit < reserved:
-            return None
-        late.append(f"{watch.alarm.logical_id} ({operator(watch.alarm)} {fmt(limit)})")
+    late = alarms_over_ceiling(ctx, found, reserved)
+    if late is None:
+        return None
     if late:
         return (f"concurrency alarm {listing(late)} is not below the reserved concurrency of {fmt(reserved)}, so "
                 "it cannot warn before the function is throttled; set it to about 80 % of the reservation")

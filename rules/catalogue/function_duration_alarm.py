@@ -2,7 +2,7 @@
 
 from checks.assembly import Resource
 from rules.rule import Rule, RuleContext, Verdict
-from rules.support.alarms import UPPER, coverage, is_band, operator, threshold
+from rules.support.alarms import UPPER, alarms_over_ceiling, coverage
 from rules.support.values import fmt, listing, number
 
 
@@ -13,15 +13,9 @@ def check(function: Resource, ctx: RuleContext) -> Verdict:
     else:
         timeout, default = number(ctx, function.stack, configured), False
     found = coverage(ctx, function, "Duration", ("AWS/Lambda",), UPPER)
-    late = []
-    for watch in found.counted:
-        limit = threshold(ctx, watch.alarm)
-        # a band, an expression over Duration (other unit) or a threshold/timeout we cannot read: accept it
-        if timeout is None or limit is None or is_band(watch.alarm) or not watch.metric.returned:
-            return None
-        if limit < timeout * 1000:
-            return None
-        late.append(f"{watch.alarm.logical_id} ({operator(watch.alarm)} {fmt(limit)} ms)")
+    late = alarms_over_ceiling(ctx, found, None if timeout is None else timeout * 1000, " ms")
+    if late is None:
+        return None
     if late:
         note = " (the default)" if default else ""
         return (f"duration alarm {listing(late)} is not below the {fmt(timeout * 1000)} ms timeout{note}, so it "

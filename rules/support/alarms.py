@@ -29,7 +29,7 @@ from typing import Any, Iterable
 from checks.assembly import Assembly, Resource, Stack
 from checks.relations import AlarmWatch
 from rules.rule import RuleContext
-from rules.support.values import listing, number
+from rules.support.values import fmt, listing, number
 
 METRIC_ALARM = "AWS::CloudWatch::Alarm"
 COMPOSITE_ALARM = "AWS::CloudWatch::CompositeAlarm"
@@ -277,3 +277,20 @@ def alarms_of_stack(ctx: RuleContext, stack: Stack) -> list[Resource]:
 def consumer_of(ctx: RuleContext, alarm: Resource) -> str | None:
     """What reads the alarm's state besides its actions: a composite alarm or a CodeDeploy rollback."""
     return _index(ctx).consumed.get(id(alarm))
+
+
+def alarms_over_ceiling(ctx: RuleContext, found: Coverage, ceiling: float | None, unit: str = "") -> list[str] | None:
+    """The counted alarms whose threshold is not below ``ceiling`` (a timeout, a reservation).
+
+    None when some alarm warns in time, or when one cannot be judged: a band, an expression
+    over the metric (another unit) or a threshold or ceiling that cannot be read is accepted.
+    """
+    late = []
+    for watch in found.counted:
+        limit = threshold(ctx, watch.alarm)
+        if ceiling is None or limit is None or is_band(watch.alarm) or not watch.metric.returned:
+            return None
+        if limit < ceiling:
+            return None
+        late.append(f"{watch.alarm.logical_id} ({operator(watch.alarm)} {fmt(limit)}{unit})")
+    return late
