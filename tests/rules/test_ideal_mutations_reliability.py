@@ -29,12 +29,10 @@ from typing import Any, Callable
 
 import pytest
 
-from checks.assembly import Assembly
-from checks.own_rules import STACK_SUBJECT, evaluate, subject_id
-from rules import all_rules
+from checks.own_rules import STACK_SUBJECT
 from tests.conftest import TEST_SUFFIX
+from tests.rules.mutation_harness import RULES, TOP, assembly_file, rule_verdict
 
-RULES = {rule.id: rule for rule in all_rules()}
 
 RULE_IDS = (
     *(f"SG-DLQ-00{n}" for n in range(1, 7)),
@@ -311,7 +309,6 @@ def m(rule_id: str, system: str, template: str, target: Locator | None, edit: Ca
     return Mutation(rule_id, system, template, target, edit, offenders, what)
 
 
-TOP = "top"
 WEBHOOK, FARGATE, PAYMENTS, ORDERS, PATTERNS = (
     "webhook_pipeline", "order_processing_fargate", "payments_dr", "order_pipeline", "pattern_detection")
 COMPUTE, DATA, ORCHESTRATION, MONITORING = (
@@ -520,38 +517,12 @@ MUTATIONS: tuple[Mutation, ...] = (
 
 # --- the test ---------------------------------------------------------------------------------
 
-def template_path(directory: Path, template: str) -> Path:
-    if template == TOP:
-        found = [p for p in directory.glob("*.template.json") if not p.name.endswith(".nested.template.json")]
-    else:
-        found = list(directory.glob(template))
-    assert len(found) == 1, f"{template} matches {[p.name for p in found]} in {directory}"
-    return found[0]
-
-
 def locate_everywhere(directory: Path, locator: Locator) -> str:
     """The logical ID ``locator`` finds in exactly one template of the assembly."""
     found = [lid for path in sorted(directory.glob("*.template.json"))
              for lid in locator.match(json.loads(path.read_text())["Resources"])]
     assert len(found) == 1, f"{locator} matches {found or 'nothing'} in the assembly"
     return found[0]
-
-
-@pytest.fixture(scope="module")
-def ideal_dir(reference_stack):
-    cache: dict[str, Path] = {}
-
-    def directory(system: str) -> Path:
-        if system not in cache:
-            cache[system] = Path(reference_stack(system, "ideal").node.root.synth().directory)
-        return cache[system]
-
-    return directory
-
-
-def offending(directory: Path, rule_id: str) -> tuple[int, set[str]]:
-    evaluation = evaluate(Assembly.load(directory), rules=[RULES[rule_id]])
-    return len(evaluation.outcomes), {subject_id(o) for o in evaluation.failures}
 
 
 def test_every_rule_has_a_mutation():
@@ -564,13 +535,13 @@ def test_every_rule_has_a_mutation():
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda mutation: mutation.id)
 def test_mutation_fails_the_rule(mutation: Mutation, ideal_dir, tmp_path):
     original = ideal_dir(mutation.system)
-    applied, failing = offending(original, mutation.rule_id)
+    applied, failing = rule_verdict(original, mutation.rule_id)
     assert applied, f"{mutation.rule_id} does not apply to the ideal {mutation.system}"
     assert not failing, f"{mutation.rule_id} already fails on the ideal {mutation.system}: {failing}"
 
     directory = tmp_path / mutation.system
     shutil.copytree(original, directory)
-    path = template_path(directory, mutation.template)
+    path = assembly_file(directory, mutation.template)
     template = json.loads(path.read_text())
     resources = template["Resources"]
     if mutation.target is None:
@@ -584,4 +555,4 @@ def test_mutation_fails_the_rule(mutation: Mutation, ideal_dir, tmp_path):
     path.write_text(json.dumps(template, indent=1))
 
     expected = {o if isinstance(o, str) else locate_everywhere(directory, o) for o in mutation.offenders}
-    assert offending(directory, mutation.rule_id)[1] == expected
+    assert rule_verdict(directory, mutation.rule_id)[1] == expected

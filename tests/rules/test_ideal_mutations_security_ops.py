@@ -30,7 +30,6 @@ Rules that cannot fail by editing one resource:
 from __future__ import annotations
 
 import copy
-import fnmatch
 import json
 import shutil
 from dataclasses import dataclass
@@ -39,14 +38,11 @@ from typing import Callable
 
 import pytest
 
-from checks.assembly import Assembly
 from checks.config import StackgradeConfig
-from checks.own_rules import evaluate
-from rules import all_rules
+from checks.own_rules import STACK_SUBJECT
+from tests.rules.mutation_harness import MANIFEST, RULES, TOP, assembly_file, rule_verdict
 
-STACK = "(stack)"  # offender of a stack-scoped rule (the top-level stack itself)
-TOP = "top"
-MANIFEST = "manifest.json"
+STACK = STACK_SUBJECT  # offender of a stack-scoped rule (the top-level stack itself)
 SUFFIX = "qa7"
 
 # 004 #3 requirement 18: cost allocation tags on ALL resources (as in test_reference_assemblies).
@@ -471,23 +467,9 @@ MUTATIONS: list[Mutation] = [
              config=PATTERN_TAGS),
 ]
 
-RULES = {rule.id: rule for rule in all_rules()}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def resolve(directory: Path, file: str) -> Path:
-    """The one file of the assembly ``file`` names."""
-    if file == MANIFEST:
-        return directory / MANIFEST
-    templates = sorted(p for p in directory.glob("*.template.json"))
-    if file == TOP:
-        hits = [p for p in templates if not p.name.endswith(".nested.template.json")]
-    else:
-        hits = [p for p in templates if fnmatch.fnmatch(p.name, file)]
-    assert len(hits) == 1, f"{file!r} matches {[p.name for p in hits]} in {directory}"
-    return hits[0]
 
 
 def read(path: Path) -> dict:
@@ -495,7 +477,7 @@ def read(path: Path) -> dict:
 
 
 def apply(directory: Path, edit: Edit) -> None:
-    path = resolve(directory, edit.file)
+    path = assembly_file(directory, edit.file)
     doc = read(path)
     before = copy.deepcopy(doc)
     if edit.find is None:
@@ -508,31 +490,10 @@ def apply(directory: Path, edit: Edit) -> None:
     path.write_text(json.dumps(doc, indent=1))
 
 
-def offenders(directory: Path, rule_id: str, config: StackgradeConfig | None) -> tuple[set[str], int]:
-    """(logical IDs the rule fails, number of outcomes) on the assembly in ``directory``."""
-    evaluation = evaluate(Assembly.load(directory), config, rules=[RULES[rule_id]])
-    broken = [o.message for o in evaluation.failures if "could not evaluate" in (o.message or "")]
-    assert not broken, broken  # a crash is reported as a failure; it must not pass for a finding
-    failed = {o.resource.logical_id if o.resource is not None else STACK for o in evaluation.failures}
-    return failed, len(evaluation.outcomes)
-
-
 def expected_ids(directory: Path, m: Mutation) -> set[str]:
     if m.expected == STACK:
         return {STACK}
-    return {find(read(resolve(directory, file))) for file, find in m.expected}
-
-
-@pytest.fixture(scope="module")
-def ideal_dir(reference_stack):
-    cache: dict[str, Path] = {}
-
-    def directory(system: str) -> Path:
-        if system not in cache:
-            cache[system] = Path(reference_stack(system, "ideal").node.root.synth().directory)
-        return cache[system]
-
-    return directory
+    return {find(read(assembly_file(directory, file))) for file, find in m.expected}
 
 
 def test_every_rule_has_a_mutation():
@@ -548,7 +509,7 @@ def test_every_rule_has_a_mutation():
 @pytest.mark.parametrize("m", MUTATIONS, ids=lambda m: m.id)
 def test_mutation_fails_rule(m: Mutation, ideal_dir, tmp_path):
     source = ideal_dir(m.system)
-    failed, applied = offenders(source, m.rule_id, m.config)
+    applied, failed = rule_verdict(source, m.rule_id, m.config)
     assert applied > 0, f"{m.rule_id} does not apply to the ideal {m.system}"
     assert failed == set(), f"{m.rule_id} fails the unmutated ideal {m.system}: {sorted(failed)}"
 
@@ -557,5 +518,4 @@ def test_mutation_fails_rule(m: Mutation, ideal_dir, tmp_path):
     for edit in m.edits:
         apply(mutated, edit)
 
-    failed, _ = offenders(mutated, m.rule_id, m.config)
-    assert failed == expected_ids(source, m)
+    assert rule_verdict(mutated, m.rule_id, m.config)[1] == expected_ids(source, m)
