@@ -55,6 +55,10 @@ class Finding:
     suppressed: bool = False
     suppression_reason: str | None = None
     fingerprint: str = field(default="")
+    # Every engine that saw this concern on this resource (``engine`` first) and, for the merged
+    # ones, their own rule ids as ``engine:rule_id``; filled by the de-duplication in the merge.
+    engines: tuple[str, ...] = ()
+    also_reported_as: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -67,13 +71,27 @@ class Finding:
         unknown = set(self.concerns) - set(CONCERNS)
         if unknown:
             raise ValueError(f"concerns {sorted(unknown)} are not in the vocabulary")
+        object.__setattr__(self, "engines", tuple(self.engines) or (self.engine,))
+        object.__setattr__(self, "also_reported_as", tuple(self.also_reported_as))
         if not self.fingerprint:
             object.__setattr__(self, "fingerprint", fingerprint(self.rule_id, self.stack, self.logical_id))
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["concerns"] = list(self.concerns)
+        data["engines"] = list(self.engines)
+        data["also_reported_as"] = list(self.also_reported_as)
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Finding:
+        """The inverse of :meth:`to_dict` (scorecards, caches and worker processes pass dicts)."""
+        fields = dict(data)
+        source = fields.get("source")
+        fields["source"] = SourceLocation(**source) if source else None
+        for key in ("concerns", "engines", "also_reported_as"):
+            fields[key] = tuple(fields.get(key) or ())
+        return cls(**fields)
 
 
 def fingerprint(rule_id: str, stack: str, logical_id: str | None) -> str:

@@ -125,5 +125,18 @@ def test_to_dict():
         "suppressed": True,
         "suppression_reason": "legacy queue, tracked in OPS-12",
         "fingerprint": fingerprint("SG-DLQ-001", "Orders-ideal-qa7", "OrdersQueue1A2B3C4D"),
+        "engines": ["stackgrade"],
+        "also_reported_as": [],
     }
     assert make().to_dict()["source"] is None
+
+
+def test_from_dict_round_trips():
+    finding = make(
+        concerns=("dlq",),
+        source=SourceLocation("app/orders_stack.py", 42),
+        engines=("stackgrade", "cdk-nag"),
+        also_reported_as=("cdk-nag:AwsSolutions-SQS3",),
+    )
+    assert Finding.from_dict(finding.to_dict()) == finding
+    assert Finding.from_dict(make().to_dict()) == make()
