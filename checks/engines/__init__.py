@@ -57,6 +57,8 @@ class EngineResult:
     evaluated: set[tuple[str, str, str]] = field(default_factory=set)
     unmapped: set[str] = field(default_factory=set)
     skipped_reason: str | None = None
+    # Set when the version is only known per assembly (cdk-nag runs in the app's own environment).
+    version: str | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -64,6 +66,7 @@ class EngineResult:
             "evaluated": sorted(list(e) for e in self.evaluated),
             "unmapped": sorted(self.unmapped),
             "skipped_reason": self.skipped_reason,
+            "version": self.version,
         }
 
     @classmethod
@@ -73,6 +76,7 @@ class EngineResult:
             evaluated={tuple(e) for e in data["evaluated"]},  # type: ignore[misc]
             unmapped=set(data["unmapped"]),
             skipped_reason=data.get("skipped_reason"),
+            version=data.get("version"),
         )
 
 
