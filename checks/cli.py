@@ -1,0 +1,319 @@
+"""The ``stackgrade`` command: ``grade`` (write scorecards), ``gate`` (exit code for CI) and ``rules`` (the catalogue).
+
+Exit codes: 0 success (``gate``: passed), 1 the gate failed, 2 usage, input or engine error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from checks.config import ConfigError, StackgradeConfig, load_config, parse_config
+from checks.engines import DEFAULT_NAG_PACKS, ENGINE_NAMES, NAG_PACKS, EngineOptions
+from checks.orchestrator import ENGINE_CLASSES, GradeOptions, Graded, InputError, Target, grade
+from checks.scorecard import EngineRun, ScorecardError, build_scorecard, read_scorecard, write_scorecard
+from checks.assembly import Assembly, AssemblyError
+
+EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
+REFERENCES = "references"
+TEMPLATE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
+SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+
+
+class UsageError(Exception):
+    """Wrong arguments; the message says what to type instead."""
+
+
+# --- targets ------------------------------------------------------------------------------------------------------
+
+
+def resolve_targets(texts: Sequence[str]) -> list[Target]:
+    """Paths (app dir, cloud assembly, template), reference names (``payments_dr-ideal``, ``payments_dr``) or
+    ``references`` (all ten)."""
+    from reference_stacks.catalog import SYSTEMS, VARIANTS
+
+    targets: list[Target] = []
+    for text in texts:
+        path = Path(text)
+        if path.exists():
+            targets.append(_path_target(path))
+        elif text == REFERENCES:
+            targets.extend(Target("reference", f"{s}-{v}", system=s, variant=v) for s in SYSTEMS for v in VARIANTS)
+        elif text in SYSTEMS:
+            targets.extend(Target("reference", f"{text}-{v}", system=text, variant=v) for v in VARIANTS)
+        elif text.rpartition("-")[0] in SYSTEMS and text.rpartition("-")[2] in VARIANTS:
+            system, _, variant = text.rpartition("-")
+            targets.append(Target("reference", text, system=system, variant=variant))
+        else:
+            raise UsageError(
+                f"{text!r} is not a path that exists, nor a reference system ({', '.join(SYSTEMS)}, optionally "
+                f"with -{'/-'.join(VARIANTS)}), nor {REFERENCES!r}"
+            )
+    names = [t.name for t in targets]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise UsageError(f"two targets share the name {clashes}: outputs would overwrite each other; grade them apart")
+    return targets
+
+
+def _path_target(path: Path) -> Target:
+    path = path.resolve()
+    if path.is_dir():
+        if (path / "cdk.json").is_file():
+            return Target("app", path.name, path)
+        if (path / "manifest.json").is_file():
+            return Target("assembly", path.name, path)
+        raise UsageError(
+            f"{path} is neither a CDK app directory (no cdk.json) nor a cloud assembly (no manifest.json); "
+            "point at the folder with cdk.json, or at cdk.out after `cdk synth`"
+        )
+    if path.suffix in TEMPLATE_SUFFIXES:
+        return Target("assembly", path.stem.removesuffix(".template"), path)
+    raise UsageError(f"{path} is not a CloudFormation template (.json, .yaml, .yml, .template) nor a directory")
+
+
+# --- options ------------------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stackgrade",
+        description="Grade AWS CDK apps with cdk-nag, checkov, cfn-guard and stackgrade's rules on one scorecard.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{grade,gate,rules}")
+    for name, text in (
+        ("grade", "grade targets and write build/reports/<name>/scorecard.json (exit 0 unless an error)"),
+        ("gate", "grade targets and decide: exit 0 pass, 1 gate failed, 2 usage or engine error"),
+    ):
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("targets", nargs="+", metavar="TARGET",
+                             help="a CDK app directory (with cdk.json), a cloud assembly (cdk.out), a template, "
+                                  "a reference system (payments_dr, payments_dr-ideal) or 'references' (all ten)")
+        command.add_argument("--python", help="the interpreter of the app's environment (default: <app>/.venv, "
+                                              "else the one cdk.json's app command names)")
+        command.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE",
+                             help="CDK context for the app, as `cdk synth -c` takes it")
+        command.add_argument("--skip", action="append", default=[], choices=ENGINE_NAMES,
+                             help="do not run this engine (recorded as skipped; repeatable)")
+        command.add_argument("--nag-packs", default=",".join(DEFAULT_NAG_PACKS),
+                             help=f"comma-separated cdk-nag packs (default %(default)s; any of {', '.join(NAG_PACKS)})")
+        command.add_argument("--control-tower", action="store_true",
+                             help="also run the AWS Control Tower proactive-control guard rules")
+        command.add_argument("--timeout", type=float, default=300.0, help="seconds per engine per target (default 300)")
+        command.add_argument("--config", type=Path, help="a stackgrade.toml or pyproject.toml ([tool.stackgrade]); "
+                                                        "default: the one beside the app, else in the current folder")
+        command.add_argument("--baseline", type=Path, help="a scorecard.json (one target) or a folder of "
+                                                          "<name>/scorecard.json: only new findings fail the gate")
+        command.add_argument("--min-score", type=float, help="fail the gate under this overall score (0-10)")
+        command.add_argument("--build-dir", type=Path, default=Path("build"),
+                             help="assemblies go to <dir>/cdk.out/<name>, scorecards to <dir>/reports/<name> "
+                                  "(default: build)")
+        command.add_argument("--suffix", default="dev", help="environment suffix of reference systems (default dev)")
+        command.add_argument("--jobs", type=int, default=2, help="synthesis processes for reference systems")
+        command.add_argument("--no-cache", action="store_true", help="grade from scratch (no cached results)")
+        command.add_argument("--cache-dir", type=Path, help="cache folder (default $STACKGRADE_CACHE_DIR or "
+                                                           "~/.cache/stackgrade)")
+        command.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary")
+    rules = commands.add_parser("rules", help="list the rule catalogue", description="list the rule catalogue")
+    rules.add_argument("--format", choices=("table", "json"), default="table")
+    return parser
+
+
+def _context(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    result = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"context {pair!r} must look like key=value")
+        result.append((key, value))
+    return tuple(result)
+
+
+def _config(args: argparse.Namespace, targets: Sequence[Target]) -> StackgradeConfig:
+    if args.config is not None:
+        if not args.config.is_file():
+            raise UsageError(f"--config {args.config}: no such file")
+        directory = args.config.parent
+        if args.config.name not in ("stackgrade.toml", "pyproject.toml"):
+            raise UsageError(f"--config {args.config}: name it stackgrade.toml or pyproject.toml")
+        config = load_config(directory)
+    else:
+        apps = [t.path for t in targets if t.kind == "app" and t.path is not None]
+        config = load_config(apps[0] if len(apps) == 1 else Path.cwd())
+    if args.min_score is not None:
+        if not 0 <= args.min_score <= 10:
+            raise UsageError("--min-score must be between 0 and 10")
+        data = config.model_dump(mode="json", exclude_unset=True)
+        data.setdefault("gate", {})["min_score"] = args.min_score
+        config = parse_config(data, "--min-score")
+    return config
+
+
+def _options(args: argparse.Namespace, config: StackgradeConfig) -> GradeOptions:
+    packs = tuple(p.strip() for p in args.nag_packs.split(",") if p.strip())
+    unknown = sorted(set(packs) - set(NAG_PACKS))
+    if unknown or not packs:
+        raise UsageError(f"--nag-packs: unknown {unknown}; choose from {', '.join(NAG_PACKS)}")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    from checks.cache import default_cache_dir
+
+    return GradeOptions(
+        build_dir=args.build_dir,
+        engine_options=EngineOptions(config=config, nag_packs=packs, guard_control_tower=args.control_tower),
+        skip=frozenset(args.skip),
+        timeout=args.timeout,
+        cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        python=args.python,
+        context=_context(args.context),
+        jobs=args.jobs,
+        suffix=args.suffix,
+        engines=tuple((n, ENGINE_CLASSES[n]) for n in ENGINE_NAMES),
+    )
+
+
+def _baselines(path: Path | None, targets: Sequence[Target]) -> dict[str, dict | None]:
+    if path is None:
+        return {t.name: None for t in targets}
+    if path.is_dir():
+        found = {}
+        for target in targets:
+            candidate = path / target.name / "scorecard.json"
+            found[target.name] = read_scorecard(candidate) if candidate.is_file() else None
+        return found
+    if len(targets) != 1:
+        raise UsageError("--baseline FILE is for one target; for several, give a folder of <name>/scorecard.json")
+    return {targets[0].name: read_scorecard(path)}
+
+
+# --- progress and summary -----------------------------------------------------------------------------------------
+
+
+class ConsoleProgress:
+    """One line per finished step, with the elapsed time; quiet when asked."""
+
+    def __init__(self, console: Console, quiet: bool) -> None:
+        self.console, self.quiet, self.started = console, quiet, time.perf_counter()
+
+    def _line(self, text: str) -> None:
+        if not self.quiet:
+            self.console.print(f"[dim]{time.perf_counter() - self.started:6.1f}s[/dim] {text}", highlight=False)
+
+    def synthesized(self, target: Target, seconds: float, cached: bool) -> None:
+        what = "from cache" if cached else (f"synthesized in {seconds:.1f} s" if target.kind != "assembly" else "loaded")
+        self._line(f"{target.name}: assembly {what}")
+
+    def engine_done(self, target: Target, run: EngineRun) -> None:
+        if run.status == "ok" and run.result is not None:
+            detail = f"{len(run.result.findings)} findings" + (" (cached)" if run.cached else f" in {run.seconds:.1f} s")
+        elif run.status == "skipped":
+            detail = f"[dim]skipped: {run.error}[/dim]"
+        else:
+            detail = f"[bold red]error: {run.error}[/bold red]"
+        self._line(f"{target.name}: {run.name} {detail}")
+
+
+def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]]) -> None:
+    table = Table(title="stackgrade", title_justify="left")
+    for column in ("target", "score", "gate", "critical", "high", "medium", "low", "suppressed", "engines", "scorecard"):
+        table.add_column(column, justify="right" if column in SEVERITY_STYLE or column == "suppressed" else "left")
+    for path, card in scorecards:
+        by_severity = card["summary"]["by_severity"]
+        engines = ", ".join(
+            f"{e['name']}" + ("" if e["status"] == "ok" else f" ({e['status']})") for e in card["engines"]
+        )
+        scores = card["scores"]
+        gate = "[green]pass[/green]" if card["gate"]["passed"] else "[bold red]FAIL[/bold red]"
+        table.add_row(
+            card["target"]["name"], f"{scores['overall']} {scores.get('grade', '')}".strip(), gate,
+            *(f"[{SEVERITY_STYLE[s]}]{by_severity.get(s, 0)}[/]" if by_severity.get(s) else "0"
+              for s in ("critical", "high", "medium", "low")),
+            str(card["summary"]["suppressed"]), engines, str(path),
+        )
+    console.print(table)
+    for path, card in scorecards:
+        for reason in card["gate"]["reasons"] if not card["gate"]["passed"] else ():
+            console.print(f"[red]{card['target']['name']}[/red]: {reason}", highlight=False)
+
+
+# --- commands -----------------------------------------------------------------------------------------------------
+
+
+def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dict]]:
+    targets = resolve_targets(args.targets)
+    config = _config(args, targets)
+    options = _options(args, config)
+    baselines = _baselines(args.baseline, targets)
+    written: list[tuple[Path, dict]] = []
+    progress = ConsoleProgress(console, args.quiet)
+    for graded in grade(targets, options, progress):
+        card = _scorecard(graded, config, baselines[graded.target.name])
+        path = options.build_dir / "reports" / graded.target.name / "scorecard.json"
+        write_scorecard(card, path)
+        written.append((path, card))
+    order = [t.name for t in targets]
+    written.sort(key=lambda item: order.index(item[1]["target"]["name"]))
+    _summary(console, written)
+    errors = [e for _, card in written for e in card["engines"] if e["status"] == "error"]
+    for engine in errors:
+        console.print(f"[bold red]engine error[/bold red] {engine['name']}: {engine['error']} — fix it, or pass "
+                      f"--skip {engine['name']} to grade without it (the gate then records it as skipped)",
+                      highlight=False)
+    return (EXIT_ERROR if errors else EXIT_OK), [card for _, card in written]
+
+
+def _scorecard(graded: Graded, config: StackgradeConfig, baseline: dict | None) -> dict:
+    target = graded.target.describe() | {"assembly": str(graded.assembly)}
+    return build_scorecard(target=target, assembly=Assembly.load(graded.assembly), runs=graded.runs, config=config,
+                           synth_record=graded.synth_record, baseline=baseline)
+
+
+def run_rules(args: argparse.Namespace, console: Console) -> int:
+    from rules import all_rules
+
+    rules = list(all_rules())
+    if args.format == "json":
+        print(json.dumps([{"id": r.id, "title": r.title, "severity": r.severity, "category": r.category,
+                           "concerns": list(r.concerns), "engine": "stackgrade"} for r in rules], indent=2))
+        return EXIT_OK
+    table = Table(title=f"stackgrade rules ({len(rules)})", title_justify="left")
+    for column in ("id", "severity", "category", "title"):
+        table.add_column(column)
+    for rule in rules:
+        table.add_row(rule.id, f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity}[/]", rule.category, rule.title)
+    console.print(table)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=False, highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    try:
+        if args.command == "rules":
+            return run_rules(args, console)
+        code, cards = run_grade(args, console)
+        if args.command == "gate" and code == EXIT_OK:
+            code = EXIT_OK if all(card["gate"]["passed"] for card in cards) else EXIT_GATE_FAILED
+        return code
+    except (UsageError, InputError, ConfigError, ScorecardError, AssemblyError) as error:
+        errors.print(f"[bold red]stackgrade {args.command}:[/bold red] {error}", highlight=False)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        errors.print("stackgrade: interrupted; no scorecard written for unfinished targets")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

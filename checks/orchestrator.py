@@ -1,0 +1,562 @@
+"""Grade targets: get each cloud assembly (synthesis with cdk-nag, or the cache), run the engines in parallel.
+
+Each engine runs in its own worker process. Workers start first and call
+``prepare()`` (checkov's slow import, cfn-guard's extraction) while the
+assemblies are still being synthesized; each assembly is handed to every
+worker the moment it exists, so engines grade one assembly while the next is
+being synthesized. Every job has a timeout; a worker that hangs is killed, one
+that dies or raises becomes an engine error with the engine named, and the
+remaining jobs go to a fresh worker. Results are cached by the content hash of
+what produced them, so an unchanged app is graded from the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+import subprocess
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Callable, Iterator, Protocol, Sequence
+
+from checks.assembly import Assembly, AssemblyError
+from checks.cache import Cache, assembly_files, digest, files_digest, source_files
+from checks.engines import (
+    ENGINE_NAMES,
+    SYNTH_RECORD,
+    EngineFailure,
+    EngineMissing,
+    EngineOptions,
+    EngineResult,
+)
+from checks.scorecard import EngineRun
+
+ENGINE_CLASSES: dict[str, str] = {
+    "stackgrade": "checks.engines.own:OwnRulesEngine",
+    "cdk-nag": "checks.engines.cdk_nag:CdkNagEngine",
+    "checkov": "checks.engines.checkov:CheckovEngine",
+    "cfn-guard": "checks.engines.cfn_guard:CfnGuardEngine",
+}
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+# The code whose change must invalidate cached engine results (rules, mapping tables, adapters).
+RESULT_CODE = ("checks", "rules")
+# The code whose change must invalidate cached reference assemblies.
+REFERENCE_CODE = ("reference_stacks", "checks/synthesis")
+_POLL_SECONDS = 0.05
+
+
+class InputError(Exception):
+    """A target cannot be graded (missing, not an app, fails to synthesize, empty); the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Something to grade: a reference system variant, a CDK app directory, or an existing cloud assembly."""
+
+    kind: str  # "reference" | "app" | "assembly"
+    name: str
+    path: Path | None = None
+    system: str | None = None
+    variant: str | None = None
+
+    def describe(self) -> dict:
+        data: dict = {"kind": self.kind, "name": self.name}
+        if self.path is not None:
+            data["path"] = str(self.path)
+        if self.kind == "reference":
+            data.update(system=self.system, variant=self.variant)
+        return data
+
+
+@dataclass(frozen=True)
+class GradeOptions:
+    """How to grade: engines, timeouts, caching, and where outputs go."""
+
+    build_dir: Path = Path("build")
+    engine_options: EngineOptions = field(default_factory=EngineOptions)
+    skip: frozenset[str] = frozenset()
+    timeout: float = 300.0
+    cache_dir: Path | None = None
+    python: str | None = None
+    context: tuple[tuple[str, str], ...] = ()
+    jobs: int = 2
+    suffix: str = "dev"
+    engines: tuple[tuple[str, str], ...] = tuple(ENGINE_CLASSES.items())
+
+    @property
+    def active_engines(self) -> list[str]:
+        return [name for name, _ in self.engines if name not in self.skip]
+
+
+@dataclass
+class Graded:
+    """One target's assembly and every engine's run on it."""
+
+    target: Target
+    assembly: Path
+    runs: list[EngineRun]
+    synth_record: dict | None
+    synth_seconds: float
+    synth_cached: bool = False
+
+
+class Progress(Protocol):
+    """What the orchestrator reports while it works (the CLI renders it)."""
+
+    def synthesized(self, target: Target, seconds: float, cached: bool) -> None: ...
+
+    def engine_done(self, target: Target, run: EngineRun) -> None: ...
+
+
+class _Silent:
+    def synthesized(self, target: Target, seconds: float, cached: bool) -> None:
+        pass
+
+    def engine_done(self, target: Target, run: EngineRun) -> None:
+        pass
+
+
+# --- the worker process -------------------------------------------------------------------------------------------
+
+
+def _worker_main(spec: str, conn: Connection) -> None:  # pragma: no cover - runs in the spawned worker process
+    """Prepare the engine, then grade each assembly sent until told to stop (``None``)."""
+    try:
+        module_name, _, class_name = spec.partition(":")
+        engine = getattr(import_module(module_name), class_name)()
+        conn.send(("ready", engine.prepare()))
+    except EngineMissing as error:
+        conn.send(("missing", f"not available: {error}"))
+        return
+    except BaseException as error:  # noqa: BLE001 - any failure to start is reported, never swallowed
+        conn.send(("failed", _describe(error)))
+        return
+    while True:
+        message = conn.recv()
+        if message is None:
+            return
+        job, assembly, options = message
+        started = time.perf_counter()
+        try:
+            result = engine.grade(Path(assembly), options)
+            conn.send(("result", job, time.perf_counter() - started, result.to_dict()))
+        except EngineMissing as error:
+            conn.send(("error", job, time.perf_counter() - started, f"not available: {error}"))
+        except EngineFailure as error:
+            conn.send(("error", job, time.perf_counter() - started, f"failed: {error}"))
+        except BaseException as error:  # noqa: BLE001 - a crash is an engine error, reported with its cause
+            conn.send(("error", job, time.perf_counter() - started, f"crashed: {_describe(error)}"))
+
+
+def _describe(error: BaseException) -> str:
+    last = traceback.extract_tb(error.__traceback__)[-1:] if error.__traceback__ else []
+    where = f" (at {Path(last[0].filename).name}:{last[0].lineno})" if last else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+@dataclass
+class _Job:
+    id: int
+    target: Target
+    assembly: Path
+    key: str | None
+
+
+class _Worker:
+    """The parent's handle on one engine's worker process and its queue of jobs."""
+
+    def __init__(self, name: str, spec: str, timeout: float, context: multiprocessing.context.BaseContext) -> None:
+        self.name, self.spec, self.timeout, self.context = name, spec, timeout, context
+        self.jobs: list[_Job] = []
+        self.current: _Job | None = None
+        self.version: str | None = None
+        self.fatal: str | None = None  # set when the engine cannot start at all: every job fails with it
+        self._start()
+
+    def _start(self) -> None:
+        self.conn, child = self.context.Pipe()
+        self.process = self.context.Process(target=_worker_main, args=(self.spec, child), daemon=True,
+                                            name=f"stackgrade-{self.name}")
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.deadline = time.monotonic() + self.timeout
+        self.started = time.perf_counter()
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.jobs) or self.current is not None or (not self.ready and self.fatal is None)
+
+
+class _Pool:
+    """Every engine's worker, driven by one loop that dispatches, collects and enforces timeouts."""
+
+    def __init__(self, options: GradeOptions, cache: Cache | None, record: Callable[[_Job, EngineRun], None]) -> None:
+        self.options, self.cache, self.record = options, cache, record
+        context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or jsii state
+        self.workers = {
+            name: _Worker(name, spec, options.timeout, context)
+            for name, spec in options.engines
+            if name not in options.skip
+        }
+        self._next_id = 0
+
+    def submit(self, name: str, target: Target, assembly: Path, key: str | None) -> None:
+        self._next_id += 1
+        worker = self.workers[name]
+        worker.jobs.append(_Job(self._next_id, target, assembly, key))
+        self._dispatch(worker)
+
+    def _dispatch(self, worker: _Worker) -> None:
+        if worker.fatal is not None:
+            while worker.jobs:
+                self._fail(worker, worker.jobs.pop(0), worker.fatal, 0.0)
+            return
+        if worker.ready and worker.current is None and worker.jobs:
+            worker.current = worker.jobs.pop(0)
+            worker.deadline = time.monotonic() + self.options.timeout
+            worker.conn.send((worker.current.id, str(worker.current.assembly), self.options.engine_options))
+
+    def _fail(self, worker: _Worker, job: _Job, error: str, seconds: float) -> None:
+        self.record(job, EngineRun(worker.name, worker.version, "error", round(seconds, 3), f"{worker.name} {error}"))
+
+    def poll(self, timeout: float) -> None:
+        """Handle whatever the workers sent within ``timeout`` seconds, then enforce deadlines."""
+        live = {w.conn: w for w in self.workers.values() if w.busy and not w.conn.closed}
+        for conn in wait(list(live), timeout=timeout) if live else []:
+            worker = live[conn]  # type: ignore[index]
+            try:
+                message = conn.recv()  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                self._died(worker)
+                continue
+            self._handle(worker, message)
+        now = time.monotonic()
+        for worker in self.workers.values():
+            if worker.busy and worker.fatal is None and now > worker.deadline:
+                self._timed_out(worker)
+        if not live:
+            time.sleep(timeout)
+
+    def _handle(self, worker: _Worker, message: tuple) -> None:
+        kind = message[0]
+        if kind == "ready":
+            worker.ready, worker.version = True, message[1]
+        elif kind in ("missing", "failed"):
+            worker.fatal = message[1]
+            worker.kill()
+        else:
+            job, seconds = worker.current, message[2]
+            worker.current = None
+            assert job is not None and job.id == message[1]
+            if kind == "result":
+                result = EngineResult.from_dict(message[3])
+                run = _run_from_result(worker.name, worker.version, seconds, result)
+                if self.cache is not None and job.key is not None and run.status != "error":
+                    self.cache.put_json("engine", job.key, {"version": run.version, "seconds": seconds,
+                                                            "result": message[3]})
+                self.record(job, run)
+            else:
+                self._fail(worker, job, message[3], seconds)
+        self._dispatch(worker)
+
+    def _died(self, worker: _Worker) -> None:
+        code = worker.process.exitcode if not worker.process.is_alive() else None
+        worker.process.join(timeout=1)
+        code = worker.process.exitcode if code is None else code
+        self._restart_after(worker, f"worker process died (exit code {code})")
+
+    def _timed_out(self, worker: _Worker) -> None:
+        worker.kill()
+        phase = "grading" if worker.current else "starting"
+        self._restart_after(worker, f"timed out after {self.options.timeout:g} s while {phase}")
+
+    def _restart_after(self, worker: _Worker, error: str) -> None:
+        seconds = time.perf_counter() - worker.started
+        if worker.current is None:  # it never became ready: it will not on a second try either
+            worker.fatal = error
+            self._dispatch(worker)
+            return
+        self._fail(worker, worker.current, error, seconds)
+        worker.current = None
+        if worker.jobs:
+            worker._start()
+
+    def idle(self) -> bool:
+        return not any(w.jobs or w.current for w in self.workers.values() if w.fatal is None) and not any(
+            w.jobs for w in self.workers.values()
+        )
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            if not worker.conn.closed:
+                worker.stop()
+
+
+def _run_from_result(name: str, engine_version: str | None, seconds: float, result: EngineResult,
+                     cached: bool = False) -> EngineRun:
+    version_text = result.version or engine_version
+    if result.skipped_reason:
+        return EngineRun(name, version_text, "skipped", round(seconds, 3), result.skipped_reason, cached, None)
+    return EngineRun(name, version_text, "ok", round(seconds, 3), None, cached, result)
+
+
+# --- assemblies -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Ready:
+    target: Target
+    assembly: Path
+    seconds: float
+    cached: bool
+    error: str | None = None
+
+
+def _code_digest(folders: Sequence[str]) -> str:
+    files = [f for folder in folders for f in source_files(PACKAGE_ROOT / folder)]
+    return files_digest(files, PACKAGE_ROOT)
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for package in ("aws-cdk-lib", "cdk-nag", "constructs"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:  # pragma: no cover - all three are dependencies of stackgrade
+            found[package] = "absent"
+    return found
+
+
+def _nag_packs(options: GradeOptions) -> tuple[str, ...] | None:
+    return None if "cdk-nag" in options.skip else options.engine_options.nag_packs
+
+
+def _python_identity(python: str) -> list:
+    """The interpreter and what is installed in it: a synthesis depends on both."""
+    script = ("import sys, json, importlib.metadata as m; print(json.dumps([sys.executable, sys.version, "
+              "sorted(f'{d.metadata[\"Name\"]}=={d.version}' for d in m.distributions())]))")
+    try:
+        done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
+        return json.loads(done.stdout)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return [python]  # the synthesis itself will report a broken interpreter
+
+
+def _materialize(targets: Sequence[Target], options: GradeOptions, cache: Cache | None,
+                 out: "queue.Queue[_Ready | None]") -> None:
+    """Put each target's assembly on ``out`` as it becomes ready (runs in a thread); ``None`` at the end."""
+    try:
+        references = [t for t in targets if t.kind == "reference"]
+        if references:
+            _materialize_references(references, options, cache, out)
+        for target in targets:
+            if target.kind == "app":
+                out.put(_materialize_app(target, options, cache))
+            elif target.kind == "assembly":
+                out.put(_materialize_assembly(target, options))
+    finally:
+        out.put(None)
+
+
+def _outdir(options: GradeOptions, target: Target) -> Path:
+    return options.build_dir / "cdk.out" / target.name
+
+
+def _materialize_references(references: Sequence[Target], options: GradeOptions, cache: Cache | None,
+                            out: "queue.Queue[_Ready | None]") -> None:
+    from checks.synthesis import SynthError, synthesize_references
+
+    packs = _nag_packs(options)
+    code = _code_digest(REFERENCE_CODE) if cache is not None else ""
+    to_build = []
+    for target in references:
+        key = digest("reference", target.system, target.variant, options.suffix, packs, code, _versions())
+        if cache is not None and cache.get_tree("assembly", key, _outdir(options, target)):
+            out.put(_Ready(target, _outdir(options, target), 0.0, True))
+        else:
+            to_build.append((target, key))
+    if not to_build:
+        return
+    by_dir = {_outdir(options, t).resolve(): (t, key) for t, key in to_build}
+    try:
+        for synthesized in synthesize_references(
+            [(t.system, t.variant) for t, _ in to_build], options.build_dir / "cdk.out", suffix=options.suffix,
+            nag_packs=packs, jobs=options.jobs, timeout=options.timeout,
+        ):
+            target, key = by_dir.pop(Path(synthesized.assembly).resolve())
+            if cache is not None:
+                cache.put_tree("assembly", key, synthesized.assembly)
+            out.put(_Ready(target, Path(synthesized.assembly), synthesized.seconds, False))
+    except SynthError as error:
+        for target, _ in by_dir.values():
+            out.put(_Ready(target, _outdir(options, target), 0.0, False, str(error)))
+
+
+def _materialize_app(target: Target, options: GradeOptions, cache: Cache | None) -> _Ready:
+    from checks.synthesis import AppInputError, SynthError, resolve_python, synthesize_app
+
+    assert target.path is not None
+    outdir = _outdir(options, target)
+    packs = _nag_packs(options)
+    context = dict(options.context)
+    try:
+        key = None
+        if cache is not None:
+            python = resolve_python(target.path, options.python)
+            sources = files_digest(source_files(target.path), target.path)
+            key = digest("app", sources, _python_identity(python), context, packs, _code_digest(("checks/synthesis",)))
+            if cache.get_tree("assembly", key, outdir):
+                return _Ready(target, outdir, 0.0, True)
+        synthesized = synthesize_app(target.path, outdir, python=options.python, context=context, nag_packs=packs,
+                                     timeout=options.timeout)
+        if cache is not None and key is not None:
+            cache.put_tree("assembly", key, synthesized.assembly)
+        return _Ready(target, Path(synthesized.assembly), synthesized.seconds, False)
+    except (AppInputError, SynthError) as error:
+        return _Ready(target, outdir, 0.0, False, str(error))
+
+
+def _materialize_assembly(target: Target, options: GradeOptions) -> _Ready:
+    assert target.path is not None
+    try:
+        if target.path.is_file():  # a lone template: give the engines an assembly around it
+            assembly = Assembly.load(target.path)
+            outdir = _outdir(options, target)
+            _write_single_template_assembly(assembly, outdir)
+            return _Ready(target, outdir, 0.0, False)
+        Assembly.load(target.path)
+        return _Ready(target, target.path, 0.0, False)
+    except AssemblyError as error:
+        return _Ready(target, target.path, 0.0, False, str(error))
+
+
+def _write_single_template_assembly(assembly: Assembly, outdir: Path) -> None:
+    stack = assembly.stacks[0]
+    outdir.mkdir(parents=True, exist_ok=True)
+    template_file = f"{stack.name}.template.json"
+    (outdir / template_file).write_text(json.dumps(stack.template, indent=1, default=str), encoding="utf-8")
+    manifest = {"version": "48.0.0", "artifacts": {stack.name: {
+        "type": "aws:cloudformation:stack", "environment": "aws://unknown-account/unknown-region",
+        "properties": {"templateFile": template_file}}}}
+    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+
+
+def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress | None = None) -> Iterator[Graded]:
+    """Grade every target; yields each target's :class:`Graded` once all its engines are done.
+
+    Raises :class:`InputError` (after stopping every worker) for a target that cannot be graded at all.
+    """
+    progress = progress or _Silent()
+    cache = Cache(options.cache_dir) if options.cache_dir is not None else None
+    result_code = _code_digest(RESULT_CODE) if cache is not None else ""
+    ready: queue.Queue[_Ready | None] = queue.Queue()
+    pending: dict[str, tuple[_Ready, dict[str, EngineRun]]] = {}
+    finished: list[Graded] = []
+    active = options.active_engines
+
+    def record(job: _Job, run: EngineRun) -> None:
+        entry = pending[job.target.name]
+        if run.name == "cdk-nag" and run.status != "error":
+            run.seconds = round(run.seconds + entry[0].seconds, 3)  # cdk-nag runs inside the synthesis
+        entry[1][run.name] = run
+        progress.engine_done(job.target, run)
+        _maybe_finish(job.target.name)
+
+    def _maybe_finish(name: str) -> None:
+        item, runs = pending[name]
+        if len(runs) == len(options.engines):
+            del pending[name]
+            order = [n for n, _ in options.engines]
+            finished.append(Graded(item.target, item.assembly, sorted(runs.values(), key=lambda r: order.index(r.name)),
+                                   _read_record(item.assembly), item.seconds, item.cached))
+
+    thread = threading.Thread(target=_materialize, args=(targets, options, cache, ready), daemon=True)
+    pool = _Pool(options, cache, record) if active else None
+    thread.start()
+    done_materializing = False
+    try:
+        while not done_materializing or pending:
+            while True:
+                try:
+                    item = ready.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    done_materializing = True
+                    break
+                if item.error is not None:
+                    raise InputError(f"{item.target.name}: {item.error}")
+                progress.synthesized(item.target, item.seconds, item.cached)
+                pending[item.target.name] = (item, {})
+                for name in (n for n, _ in options.engines if n in options.skip):
+                    run = EngineRun(name, None, "skipped", 0.0, "skipped on request (--skip)")
+                    pending[item.target.name][1][name] = run
+                for name in active:
+                    key = None
+                    if cache is not None:
+                        files = assembly_files(item.assembly)
+                        key = digest("engine", name, options.engine_options.nag_packs,
+                                     options.engine_options.guard_control_tower,
+                                     options.engine_options.config.model_dump(mode="json"), result_code,
+                                     files_digest(files, item.assembly))
+                        hit = cache.get_json("engine", key)
+                        if hit is not None:
+                            job = _Job(0, item.target, item.assembly, key)
+                            record(job, _run_from_result(name, hit["version"], 0.0, EngineResult.from_dict(
+                                hit["result"]), cached=True))
+                            continue
+                    assert pool is not None
+                    pool.submit(name, item.target, item.assembly, key)
+                if not active:
+                    _maybe_finish(item.target.name)
+            while finished:
+                yield finished.pop(0)
+            if pool is not None and (pending or not done_materializing):
+                pool.poll(_POLL_SECONDS)
+            elif not done_materializing:
+                time.sleep(_POLL_SECONDS)
+        while finished:
+            yield finished.pop(0)
+    finally:
+        if pool is not None:
+            pool.close()
+        thread.join(timeout=0 if done_materializing else None)
+
+
+def _read_record(assembly: Path) -> dict | None:
+    path = assembly / SYNTH_RECORD
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+__all__ = ["ENGINE_CLASSES", "ENGINE_NAMES", "GradeOptions", "Graded", "InputError", "Target", "grade"]
