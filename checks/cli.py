@@ -182,18 +182,16 @@ def _options(args: argparse.Namespace, config: StackgradeConfig) -> GradeOptions
     )
 
 
-def _baselines(path: Path | None, targets: Sequence[Target]) -> dict[str, dict | None]:
+def _baselines(path: Path | None, targets: Sequence[Target]) -> dict[str, tuple[dict, Path] | None]:
+    """Each target's baseline scorecard and its path, read (and checked) before any grading starts."""
     if path is None:
         return {t.name: None for t in targets}
     if path.is_dir():
-        found = {}
-        for target in targets:
-            candidate = path / target.name / "scorecard.json"
-            found[target.name] = read_scorecard(candidate) if candidate.is_file() else None
-        return found
+        candidates = {t.name: path / t.name / "scorecard.json" for t in targets}
+        return {name: (read_scorecard(c), c) if c.is_file() else None for name, c in candidates.items()}
     if len(targets) != 1:
         raise UsageError("--baseline FILE is for one target; for several, give a folder of <name>/scorecard.json")
-    return {targets[0].name: read_scorecard(path)}
+    return {targets[0].name: (read_scorecard(path), path)}
 
 
 # --- progress and summary -----------------------------------------------------------------------------------------
@@ -224,26 +222,25 @@ class ConsoleProgress:
 
 
 def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]]) -> None:
-    table = Table(title="stackgrade", title_justify="left")
-    for column in ("target", "score", "gate", "critical", "high", "medium", "low", "suppressed", "engines", "scorecard"):
-        table.add_column(column, justify="right" if column in SEVERITY_STYLE or column == "suppressed" else "left")
-    for path, card in scorecards:
+    table = Table(title="stackgrade scorecard", title_justify="left")
+    for column in ("target", "score", "gate", *SEVERITY_STYLE, "suppressed", "engines not run"):
+        table.add_column(column, justify="left" if column in ("target", "gate", "engines not run") else "right")
+    for _, card in scorecards:
         by_severity = card["summary"]["by_severity"]
-        engines = ", ".join(
-            f"{e['name']}" + ("" if e["status"] == "ok" else f" ({e['status']})") for e in card["engines"]
-        )
+        not_run = ", ".join(f"{e['name']} ({e['status']})" for e in card["engines"] if e["status"] != "ok")
         scores = card["scores"]
-        gate = "[green]pass[/green]" if card["gate"]["passed"] else "[bold red]FAIL[/bold red]"
+        overall = "n/a" if scores["overall"] is None else f"{scores['overall']} {scores.get('grade', '')}".strip()
         table.add_row(
-            card["target"]["name"], f"{scores['overall']} {scores.get('grade', '')}".strip(), gate,
-            *(f"[{SEVERITY_STYLE[s]}]{by_severity.get(s, 0)}[/]" if by_severity.get(s) else "0"
-              for s in ("critical", "high", "medium", "low")),
-            str(card["summary"]["suppressed"]), engines, str(path),
+            card["target"]["name"], overall,
+            "[green]pass[/green]" if card["gate"]["passed"] else "[bold red]FAIL[/bold red]",
+            *(f"[{style}]{by_severity.get(s, 0)}[/]" if by_severity.get(s) else "0" for s, style in SEVERITY_STYLE.items()),
+            str(card["summary"]["suppressed"]), not_run or "-",
         )
     console.print(table)
     for path, card in scorecards:
-        for reason in card["gate"]["reasons"] if not card["gate"]["passed"] else ():
-            console.print(f"[red]{card['target']['name']}[/red]: {reason}", highlight=False)
+        console.print(f"{card['target']['name']}: {path}", highlight=False)
+        for reason in () if card["gate"]["passed"] else card["gate"]["reasons"]:
+            console.print(f"  [red]gate[/red]: {reason}", highlight=False)
 
 
 # --- commands -----------------------------------------------------------------------------------------------------
@@ -272,10 +269,11 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
     return (EXIT_ERROR if errors else EXIT_OK), [card for _, card in written]
 
 
-def _scorecard(graded: Graded, config: StackgradeConfig, baseline: dict | None) -> dict:
+def _scorecard(graded: Graded, config: StackgradeConfig, baseline: tuple[dict, Path] | None) -> dict:
     target = graded.target.describe() | {"assembly": str(graded.assembly)}
     return build_scorecard(target=target, assembly=Assembly.load(graded.assembly), runs=graded.runs, config=config,
-                           synth_record=graded.synth_record, baseline=baseline)
+                           synth_record=graded.synth_record, baseline=baseline[0] if baseline else None,
+                           baseline_path=baseline[1] if baseline else None)
 
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:
@@ -297,8 +295,9 @@ def run_rules(args: argparse.Namespace, console: Console) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(stderr=False, highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    # Messages are never wrapped (a path split over lines cannot be copied); tables get room in CI logs too.
+    console = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if args.command == "rules":
             return run_rules(args, console)

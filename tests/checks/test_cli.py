@@ -1,0 +1,140 @@
+"""The stackgrade command: targets, options, exit codes, and a real four-engine grade of a small template."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from checks import cli
+from checks.cli import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, UsageError, main, resolve_targets
+from checks.orchestrator import Target
+
+FIXTURES = Path(__file__).parents[1] / "plugin_fixtures"
+QUEUES = FIXTURES / "queues.yaml"
+
+
+def _grade(tmp_path: Path, *args: str, command: str = "grade") -> int:
+    return main([command, *args, "--build-dir", str(tmp_path / "build"), "--cache-dir", str(tmp_path / "cache"), "-q"])
+
+
+def test_resolve_reference_names_paths_and_all():
+    assert [t.name for t in resolve_targets(["payments_dr-ideal"])] == ["payments_dr-ideal"]
+    assert [t.name for t in resolve_targets(["payments_dr"])] == ["payments_dr-ideal", "payments_dr-baseline"]
+    assert len(resolve_targets(["references"])) == 10
+    target = resolve_targets([str(QUEUES)])[0]
+    assert (target.kind, target.name, target.path) == ("assembly", "queues", QUEUES.resolve())
+
+
+def test_resolve_app_and_assembly_directories(tmp_path):
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "cdk.json").write_text('{"app": "python3 app.py"}')
+    cdk_out = tmp_path / "cdk.out"
+    cdk_out.mkdir()
+    (cdk_out / "manifest.json").write_text("{}")
+    assert [(t.kind, t.name) for t in resolve_targets([str(app), str(cdk_out)])] == [("app", "shop"),
+                                                                                    ("assembly", "cdk.out")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["no-such-thing"], "is not a path that exists, nor a reference system"),
+        (["payments_dr-ideal", "payments_dr-ideal"], "two targets share the name"),
+    ],
+)
+def test_resolve_rejects(arguments, message):
+    with pytest.raises(UsageError, match=message):
+        resolve_targets(arguments)
+
+
+def test_resolve_rejects_plain_dirs_and_other_files(tmp_path):
+    with pytest.raises(UsageError, match="neither a CDK app directory"):
+        resolve_targets([str(tmp_path)])
+    readme = tmp_path / "notes.txt"
+    readme.write_text("x")
+    with pytest.raises(UsageError, match="not a CloudFormation template"):
+        resolve_targets([str(readme)])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--nag-packs", "Nope"], "--nag-packs: unknown ['Nope']"),
+        (["--timeout", "0"], "--timeout must be a positive"),
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (["--min-score", "11"], "--min-score must be between 0 and 10"),
+        (["-c", "novalue"], "context 'novalue' must look like key=value"),
+        (["--config", "missing.toml"], "--config missing.toml: no such file"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(tmp_path, capsys, options, message):
+    assert _grade(tmp_path, str(QUEUES), *options) == EXIT_ERROR
+    assert message in capsys.readouterr().err.replace("\n", "")
+
+
+def test_config_file_must_be_named_like_one(tmp_path, capsys):
+    other = tmp_path / "other.toml"
+    other.write_text("")
+    assert _grade(tmp_path, str(QUEUES), "--config", str(other)) == EXIT_ERROR
+    assert "name it stackgrade.toml or pyproject.toml" in capsys.readouterr().err
+
+
+def test_baseline_file_needs_one_target(tmp_path, capsys):
+    baseline = tmp_path / "scorecard.json"
+    baseline.write_text("{}")
+    assert _grade(tmp_path, str(QUEUES), "payments_dr-ideal", "--baseline", str(baseline)) == EXIT_ERROR
+    assert "--baseline FILE is for one target" in capsys.readouterr().err
+
+
+def test_grade_a_template_with_every_engine(tmp_path, capsys):
+    assert _grade(tmp_path, str(QUEUES)) == EXIT_OK
+    card = json.loads((tmp_path / "build" / "reports" / "queues" / "scorecard.json").read_text())
+    engines = {e["name"]: e for e in card["engines"]}
+    assert {n: e["status"] for n, e in engines.items()} == {
+        "stackgrade": "ok", "cdk-nag": "skipped", "checkov": "ok", "cfn-guard": "ok"}
+    assert "existing cloud assembly" in engines["cdk-nag"]["error"]
+    dlq = {f["logical_id"] for f in card["findings"] if f["rule_id"] == "SG-DLQ-001"}
+    assert dlq == {"Orders", "Payments"}
+    out = capsys.readouterr().out
+    assert "queues" in out and "scorecard.json" in out
+
+    # The gate fails (high-severity DLQ findings) with exit 1; the cache answers the second run.
+    assert _grade(tmp_path, str(QUEUES), command="gate") == EXIT_GATE_FAILED
+    card = json.loads((tmp_path / "build" / "reports" / "queues" / "scorecard.json").read_text())
+    assert all(e["cached"] for e in card["engines"] if e["status"] == "ok")
+
+    # With its own scorecard as the baseline nothing is new, so the gate passes.
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text((tmp_path / "build" / "reports" / "queues" / "scorecard.json").read_text())
+    assert _grade(tmp_path, str(QUEUES), "--baseline", str(baseline), command="gate") == EXIT_OK
+
+
+def test_engine_timeout_fails_the_gate_with_exit_2_naming_it(tmp_path, capsys):
+    # checkov needs about 2.5 s to import: with a 0.5 s timeout it really times out.
+    assert _grade(tmp_path, str(QUEUES), "--timeout", "0.5", "--skip", "cfn-guard", "--no-cache",
+                  command="gate") == EXIT_ERROR
+    output = capsys.readouterr().out
+    assert "engine error" in output and "checkov timed out after 0.5 s" in output.replace("\n", " ")
+
+
+def test_skipping_an_engine_is_recorded(tmp_path):
+    assert _grade(tmp_path, str(QUEUES), "--skip", "checkov", "--skip", "cfn-guard") == EXIT_OK
+    card = json.loads((tmp_path / "build" / "reports" / "queues" / "scorecard.json").read_text())
+    assert {e["name"]: e["status"] for e in card["engines"]}["checkov"] == "skipped"
+
+
+def test_rules_lists_the_catalogue(capsys):
+    assert main(["rules", "--format", "json"]) == EXIT_OK
+    listed = json.loads(capsys.readouterr().out)
+    assert {"SG-DLQ-001", "SG-IAM-001"} <= {r["id"] for r in listed}
+    assert main(["rules"]) == EXIT_OK
+    assert "SG-DLQ-001" in capsys.readouterr().out
+
+
+def test_target_describe_names_reference_parts():
+    assert Target("reference", "x-ideal", system="x", variant="ideal").describe() == {
+        "kind": "reference", "name": "x-ideal", "system": "x", "variant": "ideal"}
+    assert cli.REFERENCES == "references"
