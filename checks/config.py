@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -23,6 +23,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from checks.finding import SEVERITIES
 
 # Actions AWS grants only on "*": allowing them on "*" is not over-broad.
 DEFAULT_WILDCARD_RESOURCE_ACTIONS: tuple[str, ...] = (
@@ -84,6 +86,47 @@ class Thresholds(_Strict):
         return self
 
 
+SeverityName = Literal[SEVERITIES]  # type: ignore[valid-type]  # Literal of a tuple: each of its values
+
+
+class GateSettings(_Strict):
+    """When the gate fails (checks/gate.py)."""
+
+    min_score: float = Field(7.0, ge=0, le=10, strict=True, description="overall score (0-10) the app must reach")
+    fail_on: tuple[SeverityName, ...] = Field(
+        ("critical", "high"), description="severities of which one unsuppressed finding fails the gate"
+    )
+
+    @field_validator("fail_on")
+    @classmethod
+    def _no_repeats(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a severity twice")
+        return value
+
+
+class SuppressionSetting(_Strict):
+    """One ``[[tool.stackgrade.suppressions]]`` entry: a rule silenced on matching resources, with a reason."""
+
+    rule: StrictStr = Field(description="any engine's rule id (fnmatch pattern), e.g. CKV_AWS_117")
+    resource: StrictStr = Field("*", description="fnmatch pattern over the logical ID or the construct path")
+    stack: StrictStr = Field("*", description="fnmatch pattern over the stack name")
+    reason: StrictStr | None = Field(None, description="why; a suppression without one is itself a finding")
+
+    @field_validator("rule", "resource", "stack")
+    @classmethod
+    def _pattern_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _blank_reason_is_none(cls, value: str | None) -> str | None:
+        # A blank reason explains nothing: treat it like a missing one (it is reported as a finding).
+        return value if value is not None and value.strip() else None
+
+
 class StackgradeConfig(_Strict):
     """All settings; defaults are what the reference stacks are graded with."""
 
@@ -95,6 +138,8 @@ class StackgradeConfig(_Strict):
     iam_wildcard_resource_actions: tuple[StrictStr, ...] = DEFAULT_WILDCARD_RESOURCE_ACTIONS
     rules: dict[str, StrictBool] = Field(default_factory=dict, description="rule id -> enabled")
     thresholds: Thresholds = Thresholds()
+    gate: GateSettings = GateSettings()
+    suppressions: tuple[SuppressionSetting, ...] = ()
 
     @field_validator("environment_suffix")
     @classmethod

@@ -9,7 +9,9 @@ from checks.config import (
     DEFAULT_REQUIRED_OUTPUT_TYPES,
     DEFAULT_WILDCARD_RESOURCE_ACTIONS,
     ConfigError,
+    GateSettings,
     StackgradeConfig,
+    SuppressionSetting,
     Thresholds,
     load_config,
     parse_config,
@@ -194,3 +196,55 @@ def test_parse_config_names_its_origin_and_the_top_level():
 
 def test_config_error_is_a_value_error():
     assert issubclass(ConfigError, ValueError)
+
+
+# --- gate and suppressions --------------------------------------------------------------------------
+
+
+def test_gate_and_suppression_defaults():
+    config = StackgradeConfig()
+    assert config.gate == GateSettings(min_score=7.0, fail_on=("critical", "high"))
+    assert config.suppressions == ()
+
+
+def test_gate_and_suppressions_from_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.stackgrade.gate]\nmin_score = 8\nfail_on = ["critical"]\n\n'
+        '[[tool.stackgrade.suppressions]]\nrule = "CKV_AWS_117"\nresource = "*/Handler*"\n'
+        'reason = "functions stay outside a VPC"\n\n'
+        '[[tool.stackgrade.suppressions]]\nrule = "AwsSolutions-IAM4"\nstack = "*-dev"\nreason = "   "\n'
+    )
+    config = load_config(tmp_path)
+    assert config.gate.min_score == 8.0 and isinstance(config.gate.min_score, float)
+    assert config.gate.fail_on == ("critical",)
+    assert config.suppressions == (
+        SuppressionSetting(rule="CKV_AWS_117", resource="*/Handler*", stack="*", reason="functions stay outside a VPC"),
+        SuppressionSetting(rule="AwsSolutions-IAM4", resource="*", stack="*-dev", reason=None),  # blank: no reason
+    )
+
+
+def test_an_empty_fail_on_gates_on_the_score_alone():
+    assert parse_config({"gate": {"fail_on": []}}).gate.fail_on == ()
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"gate": {"min_score": 10.5}}, "gate.min_score: Input should be less than or equal to 10"),
+    ({"gate": {"min_score": -1}}, "gate.min_score: Input should be greater than or equal to 0"),
+    ({"gate": {"min_score": "7"}}, "gate.min_score: Input should be a valid number"),
+    ({"gate": {"fail_on": ["severe"]}},
+     "gate.fail_on.0: Input should be 'critical', 'high', 'medium', 'low' or 'info'"),
+    ({"gate": {"fail_on": "high"}}, "gate.fail_on: Input should be a valid tuple"),
+    ({"gate": {"fail_on": ["high", "high"]}}, "gate.fail_on: Value error, lists a severity twice"),
+    ({"gate": {"min": 7}}, "gate.min: Extra inputs are not permitted"),
+    ({"suppressions": [{"resource": "Queue*", "reason": "r"}]}, "suppressions.0.rule: Field required"),
+    ({"suppressions": [{"rule": "X", "why": "r"}]}, "suppressions.0.why: Extra inputs are not permitted"),
+    ({"suppressions": [{"rule": " "}]}, "suppressions.0.rule: Value error, must not be blank"),
+    ({"suppressions": [{"rule": "X", "resource": ""}]}, "suppressions.0.resource: Value error, must not be blank"),
+    ({"suppressions": [{"rule": "X", "reason": 3}]}, "suppressions.0.reason: Input should be a valid string"),
+    ({"suppressions": {"rule": "X"}}, "suppressions: Input should be a valid tuple"),
+])
+def test_bad_gate_and_suppression_settings_name_the_key(settings, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config(settings, "stackgrade.toml")
+    assert str(caught.value).startswith("stackgrade.toml: ")
+    assert message in str(caught.value)

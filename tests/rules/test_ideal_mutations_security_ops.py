@@ -1,4 +1,4 @@
-"""Quality bar for the tracing, logging, IAM, naming, outputs, encryption, API, WAF and tag rules.
+"""Quality bar for the tracing, logging, IAM, naming, outputs, encryption, API, WAF, tag and suppression rules.
 
 ``../shared/design.md`` ("Quality bar for every rule"): every rule passes on the
 ideal reference stacks and some mutation of them fails it. Each row of
@@ -187,6 +187,15 @@ def managed_policy(name: str) -> Change:
     """Attach an AWS managed policy the way CDK writes it (``arn:${AWS::Partition}:iam::aws:policy/<name>``)."""
     arn = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, f":iam::aws:policy/{name}"]]}
     return lambda resource: props(resource).setdefault("ManagedPolicyArns", []).append(arn)
+
+
+def add_metadata_entry(key: str, list_key: str, entry: dict) -> Change:
+    """Append a suppression entry to the resource's ``Metadata.<key>.<list_key>`` (what ``add_metadata`` writes)."""
+
+    def change(resource: dict) -> None:
+        resource.setdefault("Metadata", {}).setdefault(key, {}).setdefault(list_key, []).append(entry)
+
+    return change
 
 
 def remove_resource(doc: dict, logical_id: str) -> None:
@@ -465,6 +474,17 @@ MUTATIONS: list[Mutation] = [
              expect=((DATA, named(STREAM, "Name", "MarketDataStream-qa7")),
                      (TOP, at("AWS::CloudFormation::Stack", "Data.NestedStack/Data.NestedStackResource"))),
              config=PATTERN_TAGS),
+    # --- SG-SUP-001: suppressions give a reason (a stack-level rule: nested stacks report on the top level)
+    mutation("SG-SUP-001", "payments_dr", "PaymentQueue-checkov-skip-without-comment", TOP,
+             named(QUEUE, "QueueName", "payment-queue-qa7"),
+             add_metadata_entry("checkov", "skip", {"id": "CKV_AWS_27"}), expect=STACK),
+    mutation("SG-SUP-001", "pattern_detection", "AlertQueue-stackgrade-suppress-without-reason", DATA,
+             named(QUEUE, "QueueName", "AlertQueue-qa7"),
+             add_metadata_entry("stackgrade", "suppress", {"rule": "SG-DLQ-001"}), expect=STACK),
+    mutation("SG-SUP-001", "order_pipeline", "OrderProcessor-cdk-nag-suppression-blank-reason", TOP,
+             named(FUNCTION, "FunctionName", "order-processor-qa7"),
+             add_metadata_entry("cdk_nag", "rules_to_suppress", {"id": "AwsSolutions-L1", "reason": " "}),
+             expect=STACK),
 ]
 
 
@@ -500,7 +520,8 @@ def test_every_rule_has_a_mutation():
     covered = {m.rule_id for m in MUTATIONS}
     mine = {f"SG-TRC-00{i}" for i in range(1, 4)} | {f"SG-LOG-00{i}" for i in range(1, 6)} \
         | {f"SG-IAM-00{i}" for i in range(1, 6)} | {"SG-NAM-001"} | {f"SG-OUT-00{i}" for i in range(1, 4)} \
-        | {f"SG-ENC-00{i}" for i in range(1, 5)} | {"SG-API-001", "SG-API-002", "SG-WAF-001", "SG-TAG-001"}
+        | {f"SG-ENC-00{i}" for i in range(1, 5)} | {"SG-API-001", "SG-API-002", "SG-WAF-001", "SG-TAG-001"} \
+        | {"SG-SUP-001"}
     assert mine <= set(RULES)
     assert covered == mine
     assert len({m.id for m in MUTATIONS}) == len(MUTATIONS), "duplicate mutation ids"

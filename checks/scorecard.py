@@ -1,0 +1,214 @@
+"""The scorecard (schema ``stackgrade/scorecard@1``): the contract between the gate, the reports and scripts.
+
+:func:`build_scorecard` turns one graded target (its assembly and every engine run) into
+the scorecard dict: merged findings, scores, the gate decision and a summary. Everything
+in it is deterministic for the same inputs except ``generated_at`` and the engines'
+``seconds``. docs/scoring.md documents the keys.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from checks.assembly import Assembly
+from checks.config import StackgradeConfig
+from checks.engines import ENGINE_NAMES, EngineResult
+from checks.finding import CATEGORIES, SEVERITIES
+from checks.gate import decide, diff_against
+from checks.merge import MergedFinding, merge, precedence
+from checks.score import score
+
+SCHEMA = "stackgrade/scorecard@1"
+TOP_LEVEL_KEYS: tuple[str, ...] = (
+    "schema", "stackgrade_version", "generated_at", "target", "stacks", "engines", "scores", "gate", "summary",
+    "findings", "unmapped_rule_ids", "unused_suppressions",
+)
+STATUSES = ("ok", "error", "skipped")
+
+
+class ScorecardError(Exception):
+    """A file that is not a readable stackgrade scorecard; the message says which and what to do."""
+
+
+@dataclass
+class EngineRun:
+    """One engine's run on one target, as the orchestrator saw it."""
+
+    name: str  # "stackgrade" | "cdk-nag" | "checkov" | "cfn-guard" (later "live")
+    version: str | None
+    status: str  # "ok" | "error" | "skipped"
+    seconds: float
+    error: str | None = None  # the error text, or the reason it was skipped
+    cached: bool = False
+    result: EngineResult | None = None  # when status == "ok"
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"engine run {self.name}: status {self.status!r} is not one of {STATUSES}")
+        if self.status == "ok" and self.result is None:
+            raise ValueError(f"engine run {self.name}: status ok needs its result")
+
+
+def build_scorecard(*, target: dict, assembly: Assembly, runs: list[EngineRun], config: StackgradeConfig,
+                    synth_record: dict | None = None, baseline: dict | None = None,
+                    baseline_path: str | Path | None = None) -> dict:
+    """The scorecard of one graded target; ``baseline`` is an earlier scorecard (see :func:`read_scorecard`)."""
+    if baseline is not None:
+        check_scorecard(baseline, f"baseline {baseline_path}" if baseline_path else "baseline")
+    runs = sorted(runs, key=lambda r: (precedence(r.name), r.name))
+    results = {run.name: run.result for run in runs if run.status == "ok" and run.result is not None}
+    merged = merge(results, assembly, config, synth_record)
+    scores = score(merged.findings, merged.evaluated)
+    diff = diff_against(merged.findings, baseline, str(baseline_path) if baseline_path else None) \
+        if baseline is not None else None
+    findings = sorted(merged.findings, key=_order)
+    return {
+        "schema": SCHEMA,
+        "stackgrade_version": stackgrade_version(),
+        "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "target": target,
+        "stacks": _stacks(assembly),
+        "engines": [_engine(run) for run in runs],
+        "scores": scores.to_dict(),
+        "gate": decide(findings, scores, runs, config.gate, diff),
+        "summary": _summary(findings),
+        "findings": [_finding(item, diff.is_new(item) if diff is not None else None) for item in findings],
+        "unmapped_rule_ids": merged.unmapped,
+        "unused_suppressions": merged.unused_suppressions,
+    }
+
+
+def stackgrade_version() -> str:
+    try:
+        return metadata.version("stackgrade")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+        return "0+unknown"
+
+
+def _order(item: MergedFinding) -> tuple:
+    f = item.finding
+    return (SEVERITIES.index(f.severity), f.stack, f.logical_id or "", f.rule_id, precedence(f.engine),
+            item.own_stack, f.fingerprint)
+
+
+def _stacks(assembly: Assembly) -> list[dict]:
+    stacks = []
+    for stack in assembly.stacks:
+        if stack.nested:
+            continue
+        members = [s for s in assembly.stacks if s.top_level is stack]
+        stacks.append({
+            "name": stack.name,
+            "resources": sum(len(s.resources) for s in members),
+            "nested_stacks": [s.name for s in members if s is not stack],
+        })
+    return stacks
+
+
+def _engine(run: EngineRun) -> dict:
+    result = run.result if run.status == "ok" else None
+    return {
+        "name": run.name,
+        "version": (result.version if result is not None and result.version else None) or run.version,
+        "status": run.status,
+        "seconds": round(run.seconds, 2),
+        "cached": run.cached,
+        "error": run.error,
+        "findings": len(result.findings) if result is not None else None,
+    }
+
+
+def _finding(item: MergedFinding, new: bool | None) -> dict:
+    data = item.finding.to_dict()
+    data["suppression_source"] = item.suppressed_by
+    data["fingerprints"] = list(item.fingerprints)
+    if new is not None:
+        data["new"] = new
+    return data
+
+
+def _summary(findings: list[MergedFinding]) -> dict:
+    """Counts of the unsuppressed findings by severity, category and engine, and of the suppressed ones."""
+    counted = [item.finding for item in findings if not item.finding.suppressed]
+    engines = list(ENGINE_NAMES) + sorted({e for f in counted for e in f.engines} - set(ENGINE_NAMES))
+    return {
+        "findings": len(counted),
+        "by_severity": {s: sum(f.severity == s for f in counted) for s in SEVERITIES},
+        "by_category": {c: sum(f.category == c for f in counted) for c in CATEGORIES},
+        "by_engine": {e: sum(e in f.engines for f in counted) for e in engines},
+        "suppressed": len(findings) - len(counted),
+    }
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def write_scorecard(scorecard: dict, path: Path) -> None:
+    """Pretty JSON in the scorecard's own key order, written atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(scorecard, indent=2, ensure_ascii=False) + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def read_scorecard(path: Path) -> dict:
+    """A scorecard written by :func:`write_scorecard`; :class:`ScorecardError` when it is not one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScorecardError(f"{path} does not exist; write one with `stackgrade grade`") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScorecardError(f"cannot read {path}: {error}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ScorecardError(f"{path} is not valid JSON ({error.msg}, line {error.lineno}); "
+                             "is it a scorecard.json written by `stackgrade grade`?") from None
+    check_scorecard(data, str(path))
+    return data
+
+
+def check_scorecard(data: object, origin: str) -> None:
+    """:class:`ScorecardError` unless ``data`` has this schema and every top-level key."""
+    if not isinstance(data, dict):
+        raise ScorecardError(f"{origin} is not a stackgrade scorecard (not a JSON object)")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        found = "has no schema" if schema is None else f"has schema {schema!r}"
+        raise ScorecardError(f"{origin} is not a {SCHEMA} scorecard ({found}); "
+                             "re-create it with this version's `stackgrade grade`")
+    missing = [key for key in TOP_LEVEL_KEYS if key not in data]
+    if missing:
+        raise ScorecardError(f"{origin} lacks the scorecard keys {missing}; re-create it with `stackgrade grade`")
+    problems = []
+    if not isinstance(data["findings"], list) or not all(isinstance(f, dict) for f in data["findings"]):
+        problems.append("findings is not a list of objects")
+    scores = data["scores"] if isinstance(data["scores"], dict) else {}
+    if not isinstance(scores.get("overall", ""), (int, float, type(None))):
+        problems.append("scores.overall is not a number or null")
+    if not isinstance(data["engines"], list):
+        problems.append("engines is not a list")
+    if problems:
+        raise ScorecardError(f"{origin} is a damaged scorecard: {'; '.join(problems)}; re-create it with "
+                             "`stackgrade grade`")
+
+
+def gate_exit_code(scorecard: dict) -> int:
+    """0 when the gate passed, 2 when an engine errored, else 1 (the gate failed)."""
+    if any(engine.get("status") == "error" for engine in scorecard.get("engines", [])):
+        return 2
+    return 0 if scorecard["gate"]["passed"] else 1
