@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -174,12 +175,28 @@ def _options(args: argparse.Namespace, config: StackgradeConfig) -> GradeOptions
         skip=frozenset(args.skip),
         timeout=args.timeout,
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
-        python=args.python,
+        python=_python(args.python),
         context=_context(args.context),
         jobs=args.jobs,
         suffix=args.suffix,
         engines=tuple((n, ENGINE_CLASSES[n]) for n in ENGINE_NAMES),
     )
+
+
+def _python(python: str | None) -> str | None:
+    """A path is taken from the current folder (not the app's); a bare name is looked up on PATH."""
+    if python is None:
+        return None
+    if "/" in python:
+        # abspath, not resolve(): a venv's python is a symlink whose target would lose the venv.
+        absolute = os.path.abspath(python)
+        if not os.path.exists(absolute):
+            raise UsageError(f"--python {python}: no such file")
+        return absolute
+    found = shutil.which(python)
+    if found is None:
+        raise UsageError(f"--python {python}: not found on PATH")
+    return found
 
 
 def _baselines(path: Path | None, targets: Sequence[Target]) -> dict[str, tuple[dict, Path] | None]:

@@ -50,6 +50,10 @@ RESULT_CODE = ("checks", "rules")
 # The code whose change must invalidate cached reference assemblies.
 REFERENCE_CODE = ("reference_stacks", "checks/synthesis")
 _POLL_SECONDS = 0.05
+# First start by fork: a worker inherits the already imported modules (much cheaper than a fresh interpreter
+# on 2 cores); safe because the pool forks before the synthesis thread starts and jsii never runs in this
+# process. A replacement worker starts later, with threads running, so it gets a clean interpreter (spawn).
+START_METHOD, RESTART_METHOD = "fork", "spawn"
 
 
 class InputError(Exception):
@@ -172,17 +176,18 @@ class _Job:
 class _Worker:
     """The parent's handle on one engine's worker process and its queue of jobs."""
 
-    def __init__(self, name: str, spec: str, timeout: float, context: multiprocessing.context.BaseContext) -> None:
-        self.name, self.spec, self.timeout, self.context = name, spec, timeout, context
+    def __init__(self, name: str, spec: str, timeout: float) -> None:
+        self.name, self.spec, self.timeout = name, spec, timeout
         self.jobs: list[_Job] = []
         self.current: _Job | None = None
         self.version: str | None = None
         self.fatal: str | None = None  # set when the engine cannot start at all: every job fails with it
-        self._start()
+        self.start(START_METHOD)
 
-    def _start(self) -> None:
-        self.conn, child = self.context.Pipe()
-        self.process = self.context.Process(target=_worker_main, args=(self.spec, child), daemon=True,
+    def start(self, method: str) -> None:
+        context = multiprocessing.get_context(method)
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(self.spec, child), daemon=True,
                                             name=f"stackgrade-{self.name}")
         self.process.start()
         child.close()
@@ -217,9 +222,8 @@ class _Pool:
 
     def __init__(self, options: GradeOptions, cache: Cache | None, record: Callable[[_Job, EngineRun], None]) -> None:
         self.options, self.cache, self.record = options, cache, record
-        context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or jsii state
         self.workers = {
-            name: _Worker(name, spec, options.timeout, context)
+            name: _Worker(name, spec, options.timeout)
             for name, spec in options.engines
             if name not in options.skip
         }
@@ -304,7 +308,7 @@ class _Pool:
         self._fail(worker, worker.current, error, seconds)
         worker.current = None
         if worker.jobs:
-            worker._start()
+            worker.start(RESTART_METHOD)
 
     def idle(self) -> bool:
         return not any(w.jobs or w.current for w in self.workers.values() if w.fatal is None) and not any(
@@ -389,7 +393,7 @@ def _outdir(options: GradeOptions, target: Target) -> Path:
 
 def _materialize_references(references: Sequence[Target], options: GradeOptions, cache: Cache | None,
                             out: "queue.Queue[_Ready | None]") -> None:
-    from checks.synthesis import SynthError, synthesize_references
+    from checks.synthesis import synthesize_references
 
     packs = _nag_packs(options)
     code = _code_digest(REFERENCE_CODE) if cache is not None else ""
@@ -402,23 +406,20 @@ def _materialize_references(references: Sequence[Target], options: GradeOptions,
             to_build.append((target, key))
     if not to_build:
         return
-    by_dir = {_outdir(options, t).resolve(): (t, key) for t, key in to_build}
-    try:
-        for synthesized in synthesize_references(
-            [(t.system, t.variant) for t, _ in to_build], options.build_dir / "cdk.out", suffix=options.suffix,
-            nag_packs=packs, jobs=options.jobs, timeout=options.timeout,
-        ):
-            target, key = by_dir.pop(Path(synthesized.assembly).resolve())
-            if cache is not None:
-                cache.put_tree("assembly", key, synthesized.assembly)
-            out.put(_Ready(target, Path(synthesized.assembly), synthesized.seconds, False))
-    except SynthError as error:
-        for target, _ in by_dir.values():
-            out.put(_Ready(target, _outdir(options, target), 0.0, False, str(error)))
+    by_name = {t.name: (t, key) for t, key in to_build}
+    for synthesized in synthesize_references(
+        [(t.system, t.variant) for t, _ in to_build], options.build_dir / "cdk.out", suffix=options.suffix,
+        nag_packs=packs, jobs=options.jobs, timeout=options.timeout, context=dict(options.context) or None,
+    ):
+        target, key = by_name[synthesized.name]
+        if synthesized.error is None and cache is not None:
+            cache.put_tree("assembly", key, synthesized.assembly)
+        out.put(_Ready(target, Path(synthesized.assembly), synthesized.seconds, False, synthesized.error))
 
 
 def _materialize_app(target: Target, options: GradeOptions, cache: Cache | None) -> _Ready:
-    from checks.synthesis import AppInputError, SynthError, resolve_python, synthesize_app
+    from checks.synthesis import AppInputError, SynthError, synthesize_app
+    from checks.synthesis.app_config import python_command, read_app_config
 
     assert target.path is not None
     outdir = _outdir(options, target)
@@ -427,9 +428,13 @@ def _materialize_app(target: Target, options: GradeOptions, cache: Cache | None)
     try:
         key = None
         if cache is not None:
-            python = resolve_python(target.path, options.python)
+            config = read_app_config(target.path, context)
+            command = python_command(config, options.python)
+            # A non-Python app: its toolchain is unknown to us, so its identity is the command alone.
+            identity = _python_identity(command.interpreter) if command is not None else [config.command]
             sources = files_digest(source_files(target.path), target.path)
-            key = digest("app", sources, _python_identity(python), context, packs, _code_digest(("checks/synthesis",)))
+            key = digest("app", sources, identity, config.command, context, packs,
+                         _code_digest(("checks/synthesis",)))
             if cache.get_tree("assembly", key, outdir):
                 return _Ready(target, outdir, 0.0, True)
         synthesized = synthesize_app(target.path, outdir, python=options.python, context=context, nag_packs=packs,

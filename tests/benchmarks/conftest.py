@@ -17,6 +17,6 @@ def bench_report(request: pytest.FixtureRequest):
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     figures = config.stash.get(_FIGURES, [])
     if figures:
-        terminalreporter.section("rule engine benchmark")
+        terminalreporter.section("benchmarks")
         for line in figures:
             terminalreporter.line(line)
