@@ -1,7 +1,9 @@
 """Rule documentation generated from rule metadata: ``docs/rules.md`` and ``docs/rules/<ID>.md``.
 
 ``python -m rules.docs`` (``nox -s docs``) writes the index and one page per rule,
-with the rule's passing and failing fixtures as good and bad examples;
+the Python catalogue's and the cfn-guard rules' (``rules/guard/``) alike, with
+the rule's passing and failing fixtures (for a guard rule: its ``cfn-guard
+test`` cases) as good and bad examples;
 ``python -m rules.docs --check`` writes nothing and exits 1 when a file is
 stale, missing or left over from a removed rule.
 """
@@ -15,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import yaml
+
 from rules import all_rules, rule_modules
+from rules.guard import GuardRule, guard_rules, split_header
 from rules.rule import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +38,7 @@ SEVERITY_MEANING = {
     "info": "for information",
 }
 SCOPE_SUBJECT = {"stack": "each top-level stack (nested stacks included)", "assembly": "the whole app, once"}
+ENGINE_OF = {Rule: "stackgrade", GuardRule: "cfn-guard"}
 
 
 @dataclass(frozen=True)
@@ -49,31 +55,47 @@ class Fixture:
 def render_all(fixtures_dir: Path = FIXTURES) -> dict[str, str]:
     """Every generated file: path relative to docs/ -> content."""
     rules = all_rules()
+    guards = guard_rules()
+    check_unique(rules, guards)
     modules = rule_modules()
-    files = {f"{PAGES}.md": render_index(rules)}
+    files = {f"{PAGES}.md": render_index(rules, guards)}
     for rule in rules:
         module = modules[rule.id]
         files[f"{PAGES}/{rule.id}.md"] = render_page(rule, module, load_fixtures(fixtures_dir / module))
+    for guard in guards:
+        files[f"{PAGES}/{guard.id}.md"] = render_guard_page(guard, load_guard_tests(guard))
     return files
 
 
-def render_index(rules: Sequence[Rule]) -> str:
+def check_unique(rules: Sequence[Rule], guards: Sequence[GuardRule]) -> None:
+    """No two rules of the catalogue and the guard rules share an id or a title."""
+    for attribute, named in (("id", "an id"), ("title", "a title")):
+        values = [getattr(r, attribute) for r in (*rules, *guards)]
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"catalogue and guard rules share {named}: {duplicates}")
+
+
+def render_index(rules: Sequence[Rule], guards: Sequence[GuardRule] = ()) -> str:
+    every = sorted((*rules, *guards), key=lambda r: r.id)
     lines = [
         GENERATED,
         "",
         "# Rule catalogue",
         "",
-        f"stackgrade's own rules ({len(rules)}), one page each under [`rules/`]({PAGES}/). Severity: "
+        f"stackgrade's own rules ({len(every)}): {len(rules)} in Python (`rules/catalogue/`, engine "
+        f"`stackgrade`) and {len(guards)} in cfn-guard (`rules/guard/`, engine `cfn-guard`), one page each "
+        f"under [`rules/`]({PAGES}/). Severity: "
         + "; ".join(f"**{level}** = {meaning}" for level, meaning in SEVERITY_MEANING.items() if level != "info")
         + ".",
         "",
-        "| Id | Title | Severity | Category | Concerns |",
-        "|---|---|---|---|---|",
+        "| Id | Title | Severity | Category | Concerns | Engine |",
+        "|---|---|---|---|---|---|",
     ]
     lines += [
         f"| [{r.id}]({PAGES}/{r.id}.md) | {_cell(r.title)} | {r.severity} | {r.category} | "
-        f"{', '.join(f'`{c}`' for c in r.concerns)} |"
-        for r in rules
+        f"{', '.join(f'`{c}`' for c in r.concerns)} | {ENGINE_OF[type(r)]} |"
+        for r in every
     ]
     return "\n".join(lines) + "\n"
 
@@ -92,6 +114,7 @@ def render_page(rule: Rule, module: str, fixtures: Sequence[Fixture]) -> str:
         f"| Category | {rule.category} |",
         f"| Concerns | {', '.join(f'`{c}`' for c in rule.concerns)} |",
         f"| Applies to | {applies} |",
+        "| Engine | stackgrade |",
         f"| Source | [`rules/catalogue/{module}.py`](../../rules/catalogue/{module}.py) |",
         "",
         "## Why",
@@ -145,6 +168,90 @@ def _fixture_link(module: str, fixture: Fixture) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+# --- guard rules ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GuardCase:
+    """One ``cfn-guard test`` case of a guard rule: its name, input template and expected status."""
+
+    name: str
+    template: dict
+    expected: str  # PASS, FAIL or SKIP
+
+
+def load_guard_tests(rule: GuardRule) -> list[GuardCase]:
+    """The rule's test cases from ``rules/guard/tests/<name>_tests.yaml``, in file order (none if missing)."""
+    if not rule.tests_path.is_file():
+        return []
+    cases = yaml.safe_load(rule.tests_path.read_text(encoding="utf-8")) or []
+    return [GuardCase(str(case.get("name", "")), case.get("input") or {},
+                      str(((case.get("expectations") or {}).get("rules") or {}).get(rule.name, "")))
+            for case in cases if isinstance(case, dict)]
+
+
+def render_guard_page(rule: GuardRule, cases: Sequence[GuardCase]) -> str:
+    source = f"rules/guard/{rule.path.name}"
+    lines = [
+        GENERATED,
+        "",
+        f"# {rule.id}: {rule.title}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| Id | `{rule.id}` |",
+        f"| Severity | {rule.severity} ({SEVERITY_MEANING[rule.severity]}) |",
+        f"| Category | {rule.category} |",
+        f"| Concerns | {', '.join(f'`{c}`' for c in rule.concerns)} |",
+        f"| Applies to | {', '.join(f'`{t}`' for t in rule.applies_to)} |",
+        f"| Engine | cfn-guard (Guard rule `{rule.name}`) |",
+        f"| Source | [`{source}`](../../{source}) |",
+        "",
+        "## Why",
+        "",
+        rule.rationale,
+        "",
+        "## Fix",
+        "",
+        rule.remediation,
+        "",
+    ]
+    if rule.seeds:
+        lines += ["## Seen in the seeds", "", *(f"- {seed}" for seed in rule.seeds), ""]
+    lines += ["## Examples", ""]
+    bad = next((c for c in cases if c.expected == "FAIL"), None)
+    good = next((c for c in cases if c.expected == "PASS"), None)
+    if bad is None and good is None:
+        lines += ["No test cases yet.", ""]
+    for case, heading, verdict in ((bad, "Bad", "fails"), (good, "Good", "passes")):
+        if case is not None:
+            lines += [f"### {heading}: {case.name}", "", f"The rule {verdict}.", "",
+                      "```yaml", yaml.safe_dump(case.template, sort_keys=False, width=100).rstrip(), "```", ""]
+    others = [c for c in cases if c is not bad and c is not good]
+    tests = f"rules/guard/{rule.tests_path.parent.name}/{rule.tests_path.name}"
+    if others:
+        lines += [f"More cases in [`{rule.tests_path.name}`](../../{tests}):", ""]
+        lines += [f"- {case.name}: {case.expected}" for case in others]
+        lines.append("")
+    lines += [
+        "## The Guard rule",
+        "",
+        "```",
+        split_header(rule.path.read_text(encoding="utf-8"))[1].strip("\n"),
+        "```",
+        "",
+        "## Suppressing it",
+        "",
+        "cfn-guard has no suppressions of its own; stackgrade follows the Guard rules registry's convention "
+        f"and reports the finding as suppressed when the resource lists `{rule.name}` (or `{rule.id}`) under "
+        "`Metadata: guard: SuppressedRules:`. That form has no room for a reason, so the suppression is "
+        "itself reported as lacking one.",
+        "",
+        f"[All rules](../{PAGES}.md)",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 # --- fixtures ----------------------------------------------------------------------------------

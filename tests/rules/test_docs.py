@@ -4,8 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dataclasses
+
+import pytest
+
 from rules import all_rules
-from rules.docs import DOCS, Fixture, differences, main, render_all, render_page, strip_test_metadata
+from rules.docs import (
+    DOCS,
+    Fixture,
+    check_unique,
+    differences,
+    load_guard_tests,
+    main,
+    render_all,
+    render_guard_page,
+    render_page,
+    strip_test_metadata,
+)
+from rules.guard import guard_rules
 
 
 def test_docs_are_up_to_date():
@@ -13,12 +29,50 @@ def test_docs_are_up_to_date():
     assert not problems, "docs/ is out of date with the rules; run `nox -s docs`:\n" + "\n".join(problems)
 
 
-def test_index_links_every_rule_page():
+def test_index_links_every_rule_page_of_both_engines():
     files = render_all()
     index = files["rules.md"]
-    for rule in all_rules():
-        assert f"| [{rule.id}](rules/{rule.id}.md) | {rule.title} | {rule.severity} | {rule.category} |" in index
+    for rule, engine in [*((r, "stackgrade") for r in all_rules()), *((r, "cfn-guard") for r in guard_rules())]:
+        concerns = ", ".join(f"`{c}`" for c in rule.concerns)
+        assert (f"| [{rule.id}](rules/{rule.id}.md) | {rule.title} | {rule.severity} | {rule.category} | "
+                f"{concerns} | {engine} |") in index
         assert f"rules/{rule.id}.md" in files
+    assert f"{len(all_rules())} in Python" in index and f"{len(guard_rules())} in cfn-guard" in index
+    rows = [line.split(" | ")[0] for line in index.splitlines() if line.startswith("| [SG-")]
+    assert rows == sorted(rows)  # one table, by id, whichever engine runs the rule
+
+
+def test_guard_page_shows_metadata_test_cases_and_the_rule():
+    rule = next(r for r in guard_rules() if r.id == "SG-ECS-001")
+    page = render_all()["rules/SG-ECS-001.md"]
+    for text in (f"# SG-ECS-001: {rule.title}", "| Severity | high", "| Category | reliability |",
+                 "| Concerns | `deployment` |", "| Applies to | `AWS::ECS::Service` |",
+                 "| Engine | cfn-guard (Guard rule `ecs_service_deployment_rollback`) |",
+                 "(../../rules/guard/ecs_service_deployment_rollback.guard)", rule.rationale, rule.remediation,
+                 *(f"- {seed}" for seed in rule.seeds), "rule ecs_service_deployment_rollback when %services !empty",
+                 "- circuit breaker that stops but does not roll back: FAIL", "SuppressedRules"):
+        assert text in page
+    bad, good = page.index("### Bad: no rollback configured"), page.index("### Good: circuit breaker with rollback")
+    assert bad < good
+    assert "The rule fails." in page[bad:good] and "DeploymentCircuitBreaker:\n          Enable: true" in page[good:]
+    assert "# id: SG-ECS-001" not in page  # the header is shown as the table, not as Guard code
+    assert "| Engine | stackgrade |" in render_all()["rules/SG-DLQ-001.md"]
+
+
+def test_a_guard_rule_without_test_cases_says_so(tmp_path):
+    rule = dataclasses.replace(guard_rules()[0], path=tmp_path / "untested.guard", name="untested")
+    rule.path.write_text(guard_rules()[0].path.read_text())
+    assert load_guard_tests(rule) == []
+    assert "No test cases yet." in render_guard_page(rule, [])
+
+
+def test_catalogue_and_guard_rules_must_not_share_ids_or_titles():
+    guard = guard_rules()[0]
+    catalogue = all_rules()[0]
+    with pytest.raises(ValueError, match=f"share an id: \\['{catalogue.id}'\\]"):
+        check_unique(all_rules(), [dataclasses.replace(guard, id=catalogue.id)])
+    with pytest.raises(ValueError, match="share a title"):
+        check_unique(all_rules(), [dataclasses.replace(guard, title=catalogue.title)])
 
 
 def test_page_shows_metadata_and_fixtures_as_examples():
