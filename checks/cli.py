@@ -294,18 +294,23 @@ def _scorecard(graded: Graded, config: StackgradeConfig, baseline: tuple[dict, P
 
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:
+    """stackgrade's own rules: the Python catalogue (engine stackgrade) and the .guard rules (engine cfn-guard)."""
     from rules import all_rules
+    from rules.guard import guard_rules
 
-    rules = list(all_rules())
+    rules = sorted([(r, "stackgrade") for r in all_rules()] + [(r, "cfn-guard") for r in guard_rules()],
+                   key=lambda item: item[0].id)
     if args.format == "json":
         print(json.dumps([{"id": r.id, "title": r.title, "severity": r.severity, "category": r.category,
-                           "concerns": list(r.concerns), "engine": "stackgrade"} for r in rules], indent=2))
+                           "concerns": list(r.concerns), "engine": engine} for r, engine in rules], indent=2))
         return EXIT_OK
-    table = Table(title=f"stackgrade rules ({len(rules)})", title_justify="left")
-    for column in ("id", "severity", "category", "title"):
+    table = Table(title=f"stackgrade rules ({len(rules)}); docs/rules.md has each rule's rationale and fix",
+                  title_justify="left")
+    for column in ("id", "severity", "category", "engine", "title"):
         table.add_column(column)
-    for rule in rules:
-        table.add_row(rule.id, f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity}[/]", rule.category, rule.title)
+    for rule, engine in rules:
+        table.add_row(rule.id, f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity}[/]", rule.category, engine,
+                      rule.title)
     console.print(table)
     return EXIT_OK
 

@@ -10,7 +10,7 @@ from checks.assembly import Assembly
 from checks.config import StackgradeConfig
 from checks.finding import Finding, fingerprint
 from checks.relations import Relations
-from rules import all_rules
+from rules import all_rules, known_rule_ids
 from rules.rule import NOT_APPLICABLE, Outcome, Rule, RuleContext
 
 ENGINE = "stackgrade"
@@ -45,7 +45,7 @@ def evaluate(
     if not isinstance(assembly, Assembly):
         assembly = Assembly.load(assembly)
     config = config or StackgradeConfig()
-    unknown = sorted(set(config.rules) - {r.id for r in all_rules()})
+    unknown = sorted(set(config.rules) - known_rule_ids())
     if unknown:
         from checks.config import ConfigError
 

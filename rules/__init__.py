@@ -48,3 +48,10 @@ def _catalogue_modules() -> list[pkgutil.ModuleInfo]:
     from rules import catalogue
 
     return [m for m in pkgutil.iter_modules(catalogue.__path__) if not m.name.startswith("_")]
+
+
+def known_rule_ids() -> frozenset[str]:
+    """Every stackgrade rule id, Python catalogue and .guard rules alike (what ``rules = {...}`` may name)."""
+    from rules.guard import guard_rules
+
+    return frozenset(r.id for r in all_rules()) | frozenset(r.id for r in guard_rules())

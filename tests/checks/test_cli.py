@@ -129,7 +129,7 @@ def test_skipping_an_engine_is_recorded(tmp_path):
 def test_rules_lists_the_catalogue(capsys):
     assert main(["rules", "--format", "json"]) == EXIT_OK
     listed = json.loads(capsys.readouterr().out)
-    assert {"SG-DLQ-001", "SG-IAM-001"} <= {r["id"] for r in listed}
+    assert {("SG-DLQ-001", "stackgrade"), ("SG-BKT-001", "cfn-guard")} <= {(r["id"], r["engine"]) for r in listed}
     assert main(["rules"]) == EXIT_OK
     assert "SG-DLQ-001" in capsys.readouterr().out
 

@@ -44,6 +44,8 @@ def test_disabled_rules_do_not_run_and_unknown_ids_are_errors():
     assert quiet.outcomes == ()
     with pytest.raises(ConfigError, match=r"unknown rule ids \['SG-NOPE-001'\]"):
         evaluate(assembly, StackgradeConfig(rules={"SG-NOPE-001": False}))
+    # A .guard rule's id is a known id too (cfn-guard honours it; the Python catalogue just does not run it).
+    assert evaluate(assembly, StackgradeConfig(rules={"SG-BKT-001": False}), rules=[]).outcomes == ()
 
 
 def test_a_crashing_rule_fails_closed_and_names_itself():
