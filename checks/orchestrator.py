@@ -30,7 +30,6 @@ from checks.assembly import Assembly, AssemblyError
 from checks.cache import Cache, assembly_files, digest, files_digest, source_files
 from checks.engines import (
     ENGINE_NAMES,
-    SYNTH_RECORD,
     EngineFailure,
     EngineMissing,
     EngineOptions,
@@ -501,7 +500,7 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
             del pending[name]
             order = [n for n, _ in options.engines]
             finished.append(Graded(item.target, item.assembly, sorted(runs.values(), key=lambda r: order.index(r.name)),
-                                   _read_record(item.assembly), item.seconds, item.cached))
+                                   _synth_record(item.assembly), item.seconds, item.cached))
 
     thread = threading.Thread(target=_materialize, args=(targets, options, cache, ready), daemon=True)
     pool = _Pool(options, cache, record) if active else None
@@ -556,11 +555,13 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
         thread.join(timeout=0 if done_materializing else None)
 
 
-def _read_record(assembly: Path) -> dict | None:
-    path = assembly / SYNTH_RECORD
+def _synth_record(assembly: Path) -> dict | None:
+    """The synthesis record, for source lines; a broken one is the cdk-nag engine's error to report, not ours."""
+    from checks.synthesis.record import RecordError, read_record
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_record(assembly)
+    except RecordError:
         return None
 
 

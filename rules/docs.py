@@ -100,9 +100,9 @@ def render_index(rules: Sequence[Rule], guards: Sequence[GuardRule] = ()) -> str
     return "\n".join(lines) + "\n"
 
 
-def render_page(rule: Rule, module: str, fixtures: Sequence[Fixture]) -> str:
-    applies = SCOPE_SUBJECT.get(rule.scope) or ", ".join(f"`{t}`" for t in rule.applies_to)
-    lines = [
+def _page_header(rule: Rule | GuardRule, applies: str, engine: str, source: str) -> list[str]:
+    """The title and metadata table every rule page starts with."""
+    return [
         GENERATED,
         "",
         f"# {rule.id}: {rule.title}",
@@ -114,8 +114,15 @@ def render_page(rule: Rule, module: str, fixtures: Sequence[Fixture]) -> str:
         f"| Category | {rule.category} |",
         f"| Concerns | {', '.join(f'`{c}`' for c in rule.concerns)} |",
         f"| Applies to | {applies} |",
-        "| Engine | stackgrade |",
-        f"| Source | [`rules/catalogue/{module}.py`](../../rules/catalogue/{module}.py) |",
+        f"| Engine | {engine} |",
+        f"| Source | [`{source}`](../../{source}) |",
+    ]
+
+
+def render_page(rule: Rule, module: str, fixtures: Sequence[Fixture]) -> str:
+    applies = SCOPE_SUBJECT.get(rule.scope) or ", ".join(f"`{t}`" for t in rule.applies_to)
+    lines = [
+        *_page_header(rule, applies, "stackgrade", f"rules/catalogue/{module}.py"),
         "",
         "## Why",
         "",
@@ -195,19 +202,8 @@ def load_guard_tests(rule: GuardRule) -> list[GuardCase]:
 def render_guard_page(rule: GuardRule, cases: Sequence[GuardCase]) -> str:
     source = f"rules/guard/{rule.path.name}"
     lines = [
-        GENERATED,
-        "",
-        f"# {rule.id}: {rule.title}",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| Id | `{rule.id}` |",
-        f"| Severity | {rule.severity} ({SEVERITY_MEANING[rule.severity]}) |",
-        f"| Category | {rule.category} |",
-        f"| Concerns | {', '.join(f'`{c}`' for c in rule.concerns)} |",
-        f"| Applies to | {', '.join(f'`{t}`' for t in rule.applies_to)} |",
-        f"| Engine | cfn-guard (Guard rule `{rule.name}`) |",
-        f"| Source | [`{source}`](../../{source}) |",
+        *_page_header(rule, ", ".join(f"`{t}`" for t in rule.applies_to), f"cfn-guard (Guard rule `{rule.name}`)",
+                      source),
         "",
         "## Why",
         "",

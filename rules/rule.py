@@ -28,6 +28,18 @@ NOT_APPLICABLE = _NotApplicable()
 Verdict = Union[str, None, _NotApplicable]
 
 
+def metadata_problems(rule_id: str, severity: str, concerns: tuple[str, ...]) -> list[str]:
+    """What is wrong with a rule's id, severity and concerns (shared by Python and .guard rules)."""
+    problems = []
+    if not RULE_ID.match(rule_id):
+        problems.append("id must look like SG-DLQ-001")
+    if severity not in SEVERITIES:
+        problems.append(f"severity must be one of {SEVERITIES}")
+    if not concerns or set(concerns) - set(CONCERNS):
+        problems.append(f"concerns must be a non-empty list from {CONCERNS}")
+    return problems
+
+
 @dataclass(frozen=True)
 class RuleContext:
     """What a check may consult besides its subject."""
@@ -60,13 +72,7 @@ class Rule:
     seeds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        problems = []
-        if not RULE_ID.match(self.id):
-            problems.append("id must look like SG-DLQ-001")
-        if self.severity not in SEVERITIES:
-            problems.append(f"severity must be one of {SEVERITIES}")
-        if not self.concerns or set(self.concerns) - set(CONCERNS):
-            problems.append(f"concerns must come from {CONCERNS}")
+        problems = metadata_problems(self.id, self.severity, self.concerns)
         if self.scope not in SCOPES:
             problems.append(f"scope must be one of {SCOPES}")
         if self.scope == "resource" and not self.applies_to:

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from checks.finding import CATEGORY_OF_CONCERN, CONCERNS, SEVERITIES
-from rules.rule import RULE_ID
+from checks.finding import CATEGORY_OF_CONCERN
+from rules.rule import metadata_problems
 
 GUARD_DIR = Path(__file__).resolve().parent
 TESTS_DIR = GUARD_DIR / "tests"
@@ -52,13 +52,7 @@ class GuardRule:
     seeds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        problems = []
-        if not RULE_ID.match(self.id):
-            problems.append("id must look like SG-BKT-001")
-        if self.severity not in SEVERITIES:
-            problems.append(f"severity must be one of {SEVERITIES}")
-        if not self.concerns or set(self.concerns) - set(CONCERNS):
-            problems.append(f"concerns must be a non-empty list from {CONCERNS}")
+        problems = metadata_problems(self.id, self.severity, self.concerns)
         for key in ("title", "message", "rationale", "remediation"):
             if not getattr(self, key).strip():
                 problems.append(f"{key} must not be empty")

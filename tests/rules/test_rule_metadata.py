@@ -42,8 +42,8 @@ def test_a_valid_rule_is_accepted_and_categorized_by_its_first_concern():
         ({"id": "SG-TEST-01"}, "id must look like SG-DLQ-001"),
         ({"id": "sg-tst-001"}, "id must look like SG-DLQ-001"),
         ({"severity": "severe"}, f"severity must be one of {SEVERITIES}"),
-        ({"concerns": ()}, f"concerns must come from {CONCERNS}"),
-        ({"concerns": ("tags", "vibes")}, f"concerns must come from {CONCERNS}"),
+        ({"concerns": ()}, f"concerns must be a non-empty list from {CONCERNS}"),
+        ({"concerns": ("tags", "vibes")}, f"concerns must be a non-empty list from {CONCERNS}"),
         ({"scope": "region"}, f"scope must be one of {SCOPES}"),
         ({"applies_to": ()}, "a resource rule names the types it applies to"),
     ],
@@ -61,7 +61,7 @@ def test_every_problem_is_reported_at_once():
         make_rule(id="bad", severity="severe", concerns=(), applies_to=())
     assert str(error.value) == (
         f"rule bad: id must look like SG-DLQ-001; severity must be one of {SEVERITIES}; "
-        f"concerns must come from {CONCERNS}; a resource rule names the types it applies to"
+        f"concerns must be a non-empty list from {CONCERNS}; a resource rule names the types it applies to"
     )
 
 
