@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ from checks.orchestrator import Target
 
 FIXTURES = Path(__file__).parents[1] / "plugin_fixtures"
 QUEUES = FIXTURES / "queues.yaml"
+ROOT = Path(__file__).parents[2]
+SMALL_APP = ROOT / "tests" / "fixtures" / "apps" / "small_service"
 
 
 def _grade(tmp_path: Path, *args: str, command: str = "grade") -> int:
@@ -112,12 +116,44 @@ def test_grade_a_template_with_every_engine(tmp_path, capsys):
     assert _grade(tmp_path, str(QUEUES), "--baseline", str(baseline), command="gate") == EXIT_OK
 
 
-def test_engine_timeout_fails_the_gate_with_exit_2_naming_it(tmp_path, capsys):
-    # checkov needs about 2.5 s to import: with a 0.5 s timeout it really times out.
-    assert _grade(tmp_path, str(QUEUES), "--timeout", "0.5", "--skip", "cfn-guard", "--no-cache",
-                  command="gate") == EXIT_ERROR
-    output = capsys.readouterr().out
-    assert "engine error" in output and "checkov timed out after 0.5 s" in output.replace("\n", " ")
+def test_engine_timeout_fails_the_gate_with_exit_2_naming_it(tmp_path):
+    # A fresh process: checkov needs about 2.5 s to import, so with a 0.5 s timeout it really times out.
+    done = subprocess.run(
+        [sys.executable, "-m", "checks.cli", "gate", str(QUEUES), "--timeout", "0.5", "--skip", "cfn-guard",
+         "--no-cache", "-q", "--build-dir", str(tmp_path / "build")],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert done.returncode == EXIT_ERROR, done.stdout + done.stderr
+    assert "engine error checkov: checkov timed out after 0.5 s while starting" in done.stdout
+    assert "--skip checkov" in done.stdout
+
+
+def test_grade_a_python_app_directory_then_from_the_cache(tmp_path, capsys):
+    arguments = (str(SMALL_APP), "--python", sys.executable, "--skip", "checkov")
+    assert _grade(tmp_path, *arguments) == EXIT_OK
+    card = json.loads((tmp_path / "build" / "reports" / "small_service" / "scorecard.json").read_text())
+    assert card["target"]["kind"] == "app"
+    assert {e["name"]: e["status"] for e in card["engines"]}["cdk-nag"] == "ok"
+    nag = [f for f in card["findings"] if f["engine"] == "cdk-nag" or "cdk-nag" in f["engines"]]
+    assert nag and all(f["construct_path"] for f in nag)
+    # Source lines point into the app's own code.
+    assert any(f["source"] and f["source"]["file"].endswith(".py") for f in card["findings"])
+    assert (tmp_path / "build" / "cdk.out" / "small_service" / "manifest.json").is_file()
+    capsys.readouterr()
+
+    assert _grade(tmp_path, *arguments) == EXIT_OK
+    again = json.loads((tmp_path / "build" / "reports" / "small_service" / "scorecard.json").read_text())
+    assert all(e["cached"] for e in again["engines"] if e["status"] == "ok")
+    assert [f["fingerprint"] for f in again["findings"]] == [f["fingerprint"] for f in card["findings"]]
+
+
+def test_an_app_that_fails_to_synthesize_is_an_input_error(tmp_path, capsys):
+    app = tmp_path / "broken"
+    app.mkdir()
+    (app / "cdk.json").write_text('{"app": "python3 app.py"}')
+    (app / "app.py").write_text("raise SystemExit('cannot build: missing setting ORDERS_TABLE')\n")
+    assert _grade(tmp_path, str(app), "--python", sys.executable, "--no-cache") == EXIT_ERROR
+    assert "missing setting ORDERS_TABLE" in capsys.readouterr().err
 
 
 def test_skipping_an_engine_is_recorded(tmp_path):
