@@ -220,13 +220,13 @@ class ConsoleProgress:
     def __init__(self, console: Console, quiet: bool) -> None:
         self.console, self.quiet, self.started = console, quiet, time.perf_counter()
 
-    def _line(self, text: str) -> None:
+    def line(self, text: str) -> None:
         if not self.quiet:
             self.console.print(f"[dim]{time.perf_counter() - self.started:6.1f}s[/dim] {text}", highlight=False)
 
     def synthesized(self, target: Target, seconds: float, cached: bool) -> None:
         what = "from cache" if cached else (f"synthesized in {seconds:.1f} s" if target.kind != "assembly" else "loaded")
-        self._line(f"{target.name}: assembly {what}")
+        self.line(f"{target.name}: assembly {what}")
 
     def engine_done(self, target: Target, run: EngineRun) -> None:
         if run.status == "ok" and run.result is not None:
@@ -235,7 +235,7 @@ class ConsoleProgress:
             detail = f"[dim]skipped: {run.error}[/dim]"
         else:
             detail = f"[bold red]error: {run.error}[/bold red]"
-        self._line(f"{target.name}: {run.name} {detail}")
+        self.line(f"{target.name}: {run.name} {detail}")
 
 
 def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]]) -> None:
@@ -270,6 +270,9 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
     baselines = _baselines(args.baseline, targets)
     written: list[tuple[Path, dict]] = []
     progress = ConsoleProgress(console, args.quiet)
+    engines = [name for name in ENGINE_NAMES if name not in options.skip]
+    progress.line(f"grading {len(targets)} target{'s' * (len(targets) != 1)} with {', '.join(engines) or 'no engine'}"
+                  f"{'; synthesizing first' if any(t.kind != 'assembly' for t in targets) else ''}")
     for graded in grade(targets, options, progress):
         card = _scorecard(graded, config, baselines[graded.target.name])
         path = options.build_dir / "reports" / graded.target.name / "scorecard.json"

@@ -198,7 +198,7 @@ class _Worker:
         if self.process.is_alive():
             try:
                 self.conn.send(None)
-            except OSError:
+            except OSError:  # pragma: no cover - it died between the check and the send; killed below
                 pass
             self.process.join(timeout=2)
         if self.process.is_alive():
@@ -308,11 +308,6 @@ class _Pool:
         worker.current = None
         if worker.jobs:
             worker.start(RESTART_METHOD)
-
-    def idle(self) -> bool:
-        return not any(w.jobs or w.current for w in self.workers.values() if w.fatal is None) and not any(
-            w.jobs for w in self.workers.values()
-        )
 
     def close(self) -> None:
         for worker in self.workers.values():
@@ -523,6 +518,7 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
                 for name in (n for n, _ in options.engines if n in options.skip):
                     run = EngineRun(name, None, "skipped", 0.0, "skipped on request (--skip)")
                     pending[item.target.name][1][name] = run
+                    progress.engine_done(item.target, run)
                 for name in active:
                     key = None
                     if cache is not None:

@@ -174,3 +174,60 @@ def test_target_describe_names_reference_parts():
     assert Target("reference", "x-ideal", system="x", variant="ideal").describe() == {
         "kind": "reference", "name": "x-ideal", "system": "x", "variant": "ideal"}
     assert cli.REFERENCES == "references"
+
+
+def test_an_engine_crash_fails_the_gate_with_exit_2_and_says_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(cli.ENGINE_CLASSES, "checkov", "tests.checks.orchestration.fault_engines:CrashingEngine")
+    code = main(["gate", str(QUEUES), "--build-dir", str(tmp_path / "build"), "--no-cache", "--skip", "cfn-guard"])
+    assert code == EXIT_ERROR
+    out = capsys.readouterr().out
+    assert "queues: checkov error: checkov crashed: KeyError" in out  # the progress line
+    assert "engine error checkov: checkov crashed: KeyError: 'results'" in out
+    assert "--skip checkov" in out
+    card = json.loads((tmp_path / "build" / "reports" / "queues" / "scorecard.json").read_text())
+    assert not card["gate"]["passed"] and any("checkov" in reason for reason in card["gate"]["reasons"])
+
+
+def test_settings_context_and_min_score_options(tmp_path, capsys):
+    settings = tmp_path / "stackgrade.toml"
+    settings.write_text('[rules]\n"SG-DLQ-001" = false\n')
+    assert _grade(tmp_path, str(QUEUES), "--config", str(settings), "--min-score", "1.5", "-c", "stage=dev",
+                  "--skip", "checkov", "--skip", "cfn-guard", "--no-cache") == EXIT_OK
+    card = json.loads((tmp_path / "build" / "reports" / "queues" / "scorecard.json").read_text())
+    assert card["gate"]["min_score"] == 1.5
+    assert not [f for f in card["findings"] if f["rule_id"] == "SG-DLQ-001"]
+
+
+def test_python_option_forms(tmp_path):
+    assert cli._python(None) is None
+    assert cli._python("sh").endswith("/sh")
+    with pytest.raises(UsageError, match="not found on PATH"):
+        cli._python("no-such-python-3.99")
+    with pytest.raises(UsageError, match="no such file"):
+        cli._python(str(tmp_path / "bin" / "python"))
+
+
+def test_baseline_folder_gives_each_target_its_own(tmp_path):
+    assert _grade(tmp_path, str(QUEUES), "--skip", "checkov", "--skip", "cfn-guard") == EXIT_OK
+    baselines = tmp_path / "build" / "reports"
+    targets = resolve_targets([str(QUEUES), "payments_dr-ideal"])
+    found = cli._baselines(baselines, targets)
+    assert found["queues"][1] == baselines / "queues" / "scorecard.json"
+    assert found["payments_dr-ideal"] is None
+
+
+def test_progress_lines_name_each_step(tmp_path, capsys):
+    main(["grade", str(QUEUES), "--build-dir", str(tmp_path / "build"), "--no-cache", "--skip", "checkov"])
+    out = capsys.readouterr().out
+    assert "queues: assembly loaded" in out
+    assert "queues: stackgrade " in out and "findings in" in out
+    assert "queues: checkov skipped: skipped on request (--skip)" in out
+
+
+def test_interrupt_exits_130(monkeypatch, capsys):
+    def interrupted(*_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_grade", interrupted)
+    assert main(["grade", str(QUEUES)]) == 130
+    assert "interrupted" in capsys.readouterr().err
