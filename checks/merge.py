@@ -138,7 +138,7 @@ def dedupe(located: Iterable[tuple[Finding, Resource | None]]) -> list[MergedFin
 
     Findings are grouped by resource (own stack + logical ID) and suppression state, so the
     work is linear in the number of findings. Within a group, a finding joins the first
-    cluster whose primary shares a concern and that has no finding of its engine yet; the
+    cluster whose primary has the same concern (:func:`same_concern`) and that has no finding of its engine yet; the
     primary is the finding of the engine earliest in ``ENGINE_NAMES``. Findings without
     concerns (unmapped ids) and two findings of one engine are never merged.
     """
@@ -152,7 +152,7 @@ def dedupe(located: Iterable[tuple[Finding, Resource | None]]) -> list[MergedFin
     for (own_stack, _, _), findings in groups.items():
         clusters: list[list[Finding]] = []
         for finding in sorted(findings, key=lambda f: (precedence(f.engine), f.rule_id)):
-            home = next((c for c in clusters if finding.concerns and set(c[0].concerns) & set(finding.concerns)
+            home = next((c for c in clusters if same_concern(c[0], finding)
                          and all(f.engine != finding.engine for f in c)), None)
             if home is None:
                 clusters.append([finding])
@@ -160,6 +160,13 @@ def dedupe(located: Iterable[tuple[Finding, Resource | None]]) -> list[MergedFin
                 home.append(finding)
         merged.extend(_combine(cluster, own_stack, resources[id(cluster[0])]) for cluster in clusters)
     return merged
+
+
+def same_concern(first: Finding, second: Finding) -> bool:
+    """Each finding's main (first) concern is among the other's: an API alarm rule (alarms, api) and a
+    request-validation rule (api) share a word but not a concern; SQS3 (dlq) and SG-DLQ-001 (dlq) do."""
+    return bool(first.concerns and second.concerns and first.concerns[0] in second.concerns
+                and second.concerns[0] in first.concerns)
 
 
 def _combine(cluster: list[Finding], own_stack: str, resource: Resource | None) -> MergedFinding:

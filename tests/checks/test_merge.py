@@ -29,7 +29,7 @@ def by_rule(outcome):
 def test_one_concern_on_one_queue_from_three_engines_is_one_finding():
     own = make_finding("SG-DLQ-001", severity="medium")
     nag = make_finding("AwsSolutions-SQS3", engine="cdk-nag", severity="low", construct_path="App/Queue/Resource")
-    checkov = make_finding("CKV_AWS_999", engine="checkov", concerns=("alarms", "dlq"), severity="critical")
+    checkov = make_finding("CKV_AWS_999", engine="checkov", concerns=("dlq", "alarms"), severity="critical")
     (item,) = dedupe([(checkov, None), (nag, None), (own, None)])
     finding = item.finding
     assert finding.rule_id == "SG-DLQ-001" and finding.engine == "stackgrade"  # own rules first
@@ -55,6 +55,15 @@ def test_each_finding_joins_the_cluster_that_shares_its_concern():
                     (make_finding("CKV_AWS_27", engine="checkov", concerns=("encryption",)), None)])
     assert {i.finding.rule_id: i.finding.also_reported_as for i in items} == {
         "SG-DLQ-001": (), "SG-ENC-001": ("checkov:CKV_AWS_27",)}
+
+
+def test_a_shared_secondary_concern_is_not_the_same_concern():
+    """An API-alarm rule (alarms, api) and a request-validation rule (api) are two findings on one API."""
+    items = dedupe([(make_finding("SG-ALM-006", concerns=("alarms", "api")), None),
+                    (make_finding("AwsSolutions-APIG2", engine="cdk-nag", concerns=("api",)), None),
+                    (make_finding("CKV_AWS_76", engine="checkov", concerns=("api", "logging")), None)])
+    assert {i.finding.rule_id: i.finding.also_reported_as for i in items} == {
+        "SG-ALM-006": (), "AwsSolutions-APIG2": ("checkov:CKV_AWS_76",)}
 
 
 def test_unmapped_findings_merge_with_nothing():
