@@ -90,7 +90,7 @@ def test_helpers_build_named_function_log_group_alarm_and_output(tmp_path: Path)
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"FunctionName": "kept-qa7", "Runtime": "python3.12", "Timeout": 10, "MemorySize": 256,
+        {"FunctionName": "kept-qa7", "Runtime": "python3.14", "Timeout": 10, "MemorySize": 256,
          "TracingConfig": {"Mode": "Active"}},
     )
     template.has_resource_properties(

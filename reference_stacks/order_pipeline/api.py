@@ -9,6 +9,7 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from reference_stacks.common import (
+    acknowledge_public_method,
     common_rule_set_rule,
     expiring_log_group,
     json_access_log_format,
@@ -98,7 +99,8 @@ def ideal_api(
         "OrderRequestValidator",
         request_validator_name=named("order-body-validator", environment_suffix),
         validate_request_body=True,
-        validate_request_parameters=False,
+        # No parameter is required today; any declared later is enforced at the edge.
+        validate_request_parameters=True,
     )
     model = api.add_model(
         "OrderModel",
@@ -106,11 +108,17 @@ def ideal_api(
         description="An order: orderId, customerId and at least one item",
         schema=ORDER_SCHEMA,
     )
-    api.root.add_resource("orders").add_method(
+    method = api.root.add_resource("orders").add_method(
         "POST",
         apigw.LambdaIntegration(target),
         request_validator=validator,
         request_models={"application/json": model},
+    )
+    acknowledge_public_method(
+        method,
+        "public order intake as specified by seed 003, which defines no caller authentication; orders are "
+        "schema-validated at the edge and in the handler, throttled and behind the WAF web ACL. Add a Cognito "
+        "or IAM authorizer when the callers are known",
     )
     web_acl = _web_acl(scope, api, environment_suffix) if enable_waf else None
     return api, web_acl

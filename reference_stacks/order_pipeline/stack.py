@@ -41,6 +41,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from reference_stacks.common import (
+    acknowledge_index_grant,
+    acknowledge_key_grant,
+    acknowledge_sqs_consumer,
+    acknowledge_synchronous_only,
     ReferenceStack,
     add_outputs,
     alarm_notification_key,
@@ -89,7 +93,11 @@ class OrderPipelineStack(ReferenceStack):
             if ideal
             else None
         )
-        self.dlq = dead_letter_queue(self, "OrderDLQ", queue_name=named("order-dlq", suffix)) if ideal else None
+        self.dlq = (
+            dead_letter_queue(self, "OrderDLQ", queue_name=named("order-dlq", suffix), dead_letter_of="the order queue")
+            if ideal
+            else None
+        )
         hardening = (
             dict(
                 retention_period=cdk.Duration.days(4),
@@ -136,6 +144,12 @@ class OrderPipelineStack(ReferenceStack):
         )
         self.table.grant_write_data(self.processor)
         self.order_topic.grant_publish(self.processor)
+        acknowledge_index_grant(
+            self.processor.role, self.table, "the write actions of CDK's grant_write_data do not apply to index ARNs"
+        )
+        acknowledge_key_grant(self.processor.role, "publish to the encrypted order topic")
+        acknowledge_synchronous_only(self.processor, "by its SQS event source mapping on the order queue")
+        acknowledge_sqs_consumer(self.processor, "the order queue")
         self.processor.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
@@ -166,6 +180,7 @@ class OrderPipelineStack(ReferenceStack):
                 log_retention=LOG_RETENTION,
             )
             self.queue.grant_send_messages(self.api_handler)
+            acknowledge_synchronous_only(self.api_handler, "by API Gateway's Lambda proxy integration")
             self.api, self.web_acl = ideal_api(
                 self,
                 environment_suffix=suffix,

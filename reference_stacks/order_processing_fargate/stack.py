@@ -41,6 +41,8 @@ from constructs import Construct
 
 from reference_stacks.common import (
     ReferenceStack,
+    acknowledge,
+    acknowledge_dead_letter_queue,
     add_outputs,
     alarm_email,
     context_flag,
@@ -168,6 +170,7 @@ class OrderProcessingFargateStack(ReferenceStack):
             enforce_ssl=ideal,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
+        acknowledge_dead_letter_queue(self.order_dlq, "the order queue")
         self.order_queue = sqs.Queue(
             self,
             "OrderQueue",
@@ -350,6 +353,13 @@ class OrderProcessingFargateStack(ReferenceStack):
             internet_facing=True,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             drop_invalid_header_fields=True if ideal else None,
+        )
+        acknowledge(
+            self.load_balancer.connections.security_groups[0],
+            "the internet-facing ALB is the public entry of the order API (seed 001), so its security group admits "
+            "0.0.0.0/0, on the listener port 80 only; the services admit traffic only from this security group",
+            nag=("AwsSolutions-EC23",),
+            checkov=("CKV_AWS_260",),
         )
         self.listener = self.load_balancer.add_listener(
             "HttpListener",

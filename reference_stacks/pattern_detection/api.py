@@ -10,6 +10,7 @@ from constructs import Construct
 
 from reference_stacks.common import (
     Variant,
+    acknowledge_public_method,
     common_rule_set_rule,
     json_access_log_format,
     rate_limit_rule,
@@ -129,14 +130,14 @@ class ApiStack(PatternNestedStack):
         approval_model = self.api.add_model(
             "ApprovalRequest", content_type="application/json", schema=APPROVAL_SCHEMA
         )
-        self.api.root.add_resource("patterns").add_method(
+        patterns = self.api.root.add_resource("patterns").add_method(
             "POST",
             apigateway.LambdaIntegration(detector),
             api_key_required=True,
             request_validator=validator,
             request_models={"application/json": pattern_model},
         )
-        self.api.root.add_resource("alerts").add_method(
+        alerts = self.api.root.add_resource("alerts").add_method(
             "GET",
             apigateway.LambdaIntegration(detector),
             api_key_required=True,
@@ -147,7 +148,7 @@ class ApiStack(PatternNestedStack):
                 "method.request.querystring.symbol": False,
             },
         )
-        self.api.root.add_resource("approve").add_resource("{token}").add_method(
+        approve = self.api.root.add_resource("approve").add_resource("{token}").add_method(
             "POST",
             apigateway.LambdaIntegration(approver),
             api_key_required=True,
@@ -155,6 +156,19 @@ class ApiStack(PatternNestedStack):
             # API Gateway rejects a call without the token; the handler checks its format.
             request_parameters={"method.request.path.token": True},
             request_models={"application/json": approval_model},
+        )
+        api_keys = (
+            "seed 004 defines callers by API key only, no user identities for an authorizer: every call needs the "
+            "usage plan's API key (throttled, with a quota) and the WAF blocks a missing or short X-API-Key. An API "
+            "key identifies a caller but does not authorize it; add an IAM or Cognito authorizer when callers have "
+            "identities"
+        )
+        for method in (patterns, alerts):
+            acknowledge_public_method(method, api_keys)
+        acknowledge_public_method(
+            approve,
+            f"{api_keys}. The approver is whoever received the approval request: the path carries its single-use "
+            "128-bit token, valid one hour and decided once by a conditional write",
         )
         self.api_key = self.api.add_api_key("ApiKey", api_key_name=self.name("pattern-detection-key"))
         plan = self.api.add_usage_plan(

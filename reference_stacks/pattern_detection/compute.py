@@ -13,7 +13,18 @@ from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as event_sources
 from constructs import Construct
 
-from reference_stacks.common import Variant, dead_letter_queue, handler_code, notified_alarm, python_function
+from reference_stacks.common import (
+    PYTHON_RUNTIME,
+    Variant,
+    acknowledge_async_failures,
+    acknowledge_key_grant,
+    acknowledge_sqs_consumer,
+    acknowledge_synchronous_only,
+    dead_letter_queue,
+    handler_code,
+    notified_alarm,
+    python_function,
+)
 
 from .base import LOG_RETENTION, METRICS_NAMESPACE, PatternNestedStack
 from .data import DataStack
@@ -92,7 +103,7 @@ class ComputeStack(PatternNestedStack):
             "SharedDependencies",
             layer_version_name=self.name("shared-dependencies"),
             code=lambda_.Code.from_asset(str(LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
-            compatible_runtimes=[lambda_.Runtime.PYTHON_3_12],
+            compatible_runtimes=[PYTHON_RUNTIME],
             compatible_architectures=[lambda_.Architecture.ARM_64],
             description="Shared settings of the pattern-detection functions",
             removal_policy=cdk.RemovalPolicy.DESTROY,
@@ -134,7 +145,13 @@ class ComputeStack(PatternNestedStack):
         data.alert_queue.grant_send_messages(kinesis_consumer)
 
         # Where async invocations and stream batches go after their retries are spent.
-        self.failure_queue = dead_letter_queue(self, "AsyncFailures", queue_name=self.name("PatternAsyncFailures"))
+        self.failure_queue = dead_letter_queue(
+            self,
+            "AsyncFailures",
+            queue_name=self.name("PatternAsyncFailures"),
+            dead_letter_of="the kinesis consumer's stream batches and the threshold checker's asynchronous "
+            "invocations (their on-failure destination)",
+        )
         alert_processor.add_event_source(
             event_sources.SqsEventSource(
                 data.alert_queue,
@@ -162,7 +179,25 @@ class ComputeStack(PatternNestedStack):
             retry_attempts=2,
             max_event_age=cdk.Duration.hours(1),
         )
+        self._acknowledge_invocations(data)
         self._canary(detector, data)
+
+    def _acknowledge_invocations(self, data: DataStack) -> None:
+        """Functions without DLQs where none applies, and CDK's key grants for the encrypted topics."""
+        functions = self.functions
+        acknowledge_synchronous_only(
+            functions["pattern-detector"], "by API Gateway and by the Step Functions workflows' LambdaInvoke tasks"
+        )
+        acknowledge_synchronous_only(functions["approval-processor"], "by API Gateway on POST /approve/{token}")
+        acknowledge_synchronous_only(functions["kinesis-consumer"], "by its Kinesis event source mapping")
+        acknowledge_synchronous_only(functions["alert-processor"], "by its SQS event source mapping")
+        acknowledge_sqs_consumer(functions["alert-processor"], "the alert queue")
+        acknowledge_async_failures(functions["threshold-checker"], "PatternAsyncFailures")
+        for key, use in (
+            ("alert-processor", "publish to the KMS-encrypted trading-alert and approval topics"),
+            ("approval-processor", "publish to the KMS-encrypted trading-alert topic"),
+        ):
+            acknowledge_key_grant(functions[key].role, use)
 
     def _canary(self, detector: lambda_.Function, data: DataStack) -> None:
         self.detector_alias = lambda_.Alias(

@@ -62,9 +62,11 @@ class DataStack(PatternNestedStack):
             dynamodb.Attribute(name="token", type=dynamodb.AttributeType.STRING),
             time_to_live_attribute="expiresAt",
         )
-        self.alert_dlq = self._dlq("AlertQueueDLQ")
+        self.alert_dlq = self._dlq("AlertQueueDLQ", "the alert queue")
         self.alert_queue = self._queue("AlertQueue", ALERT_QUEUE_VISIBILITY, self.alert_dlq, max_receive_count=3)
-        self.approvals_dlq = self._dlq("PendingApprovalsDLQ")
+        self.approvals_dlq = self._dlq(
+            "PendingApprovalsDLQ", "the pending-approvals queue and of its approval-topic subscription"
+        )
         self.approvals_queue = self._queue(
             "PendingApprovals", PENDING_APPROVALS_VISIBILITY, self.approvals_dlq, max_receive_count=5
         )
@@ -123,8 +125,10 @@ class DataStack(PatternNestedStack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
-    def _dlq(self, base_name: str) -> sqs.Queue | None:
-        return dead_letter_queue(self, base_name, queue_name=self.name(base_name)) if self.ideal else None
+    def _dlq(self, base_name: str, dead_letter_of: str) -> sqs.Queue | None:
+        if not self.ideal:
+            return None
+        return dead_letter_queue(self, base_name, queue_name=self.name(base_name), dead_letter_of=dead_letter_of)
 
     def _queue(
         self, base_name: str, visibility: cdk.Duration, dlq: sqs.Queue | None, *, max_receive_count: int

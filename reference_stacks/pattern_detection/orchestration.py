@@ -10,7 +10,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from reference_stacks.common import Variant, dead_letter_queue
+from reference_stacks.common import Variant, acknowledge_iam_wildcard, acknowledge_key_grant, dead_letter_queue
 
 from .base import PatternNestedStack
 from .compute import ComputeStack
@@ -21,6 +21,13 @@ POWER_TUNING_MEMORY_SIZES = [512, 1024, 1536, 2048, 3008]
 DETECTOR_MEMORY_SIZE = 1024
 TRIGGER_SOURCE = "stock.pattern.detection"
 TRIGGER_DETAIL_TYPE = "PatternAnalysisRequested"
+# Step Functions' CloudWatch Logs delivery and X-Ray APIs take no resource ARNs.
+WORKFLOW_WILDCARD_REASON = (
+    "CDK's grants for the workflow's logging (logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, "
+    "DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and "
+    "X-Ray tracing (xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets): these "
+    "actions support no resource-level permissions, so IAM accepts only Resource \"*\""
+)
 # The seed's retry policy for every Task state: 3 attempts, 2 s apart, doubling.
 RETRY = {"max_attempts": 3, "backoff_rate": 2.0, "interval": cdk.Duration.seconds(2)}
 
@@ -124,8 +131,16 @@ class OrchestrationStack(PatternNestedStack):
         )
         # Publishing to the KMS-encrypted approval topic (ManualReview) needs the key.
         data.key.grant(self.analysis_workflow, "kms:Decrypt", "kms:GenerateDataKey*")
+        acknowledge_key_grant(self.analysis_workflow.role, "publish ManualReview messages to the encrypted approval topic")
         self.power_tuning_workflow = self._power_tuning(compute.functions["pattern-detector"])
-        self.events_dlq = dead_letter_queue(self, "EventTargetDLQ", queue_name=self.name("PatternEventTargetDLQ"))
+        for workflow in (self.analysis_workflow, self.power_tuning_workflow):
+            acknowledge_iam_wildcard(workflow.role, "Resource::*", WORKFLOW_WILDCARD_REASON)
+        self.events_dlq = dead_letter_queue(
+            self,
+            "EventTargetDLQ",
+            queue_name=self.name("PatternEventTargetDLQ"),
+            dead_letter_of="the EventBridge rules' targets (threshold-check schedule, pattern-analysis trigger)",
+        )
         target_options = {
             "dead_letter_queue": self.events_dlq,
             "retry_attempts": 3,
@@ -162,6 +177,8 @@ class OrchestrationStack(PatternNestedStack):
         The 'live' alias serves a published version, so production traffic never runs at a trial size.
         """
         failed = sfn.Fail(self, "PowerTuningFailed", error="PowerTuningFailed")
+        # Invoked as <function>:$LATEST, so the grant names that version instead of <function>:* (all of them).
+        latest = detector.latest_version
 
         def resilient(task: sfn.TaskStateBase, catch_to: sfn.IChainable) -> sfn.TaskStateBase:
             task.add_retry(**RETRY)
@@ -185,7 +202,7 @@ class OrchestrationStack(PatternNestedStack):
             resilient(set_memory("SetTrialMemory", sfn.JsonPath.number_at("$.memorySize")), trial_failed)
             .next(sfn.Wait(self, "WaitForUpdate", time=sfn.WaitTime.duration(cdk.Duration.seconds(10))))
             .next(resilient(self._invoke(
-                "Benchmark", detector,
+                "Benchmark", latest,
                 {"action": "tune", "memorySize.$": "$.memorySize", "iterations": 20},
             ), trial_failed))
         )
@@ -204,7 +221,7 @@ class OrchestrationStack(PatternNestedStack):
                 {"memorySizes": POWER_TUNING_MEMORY_SIZES}))
             .next(trials)
             .next(resilient(set_memory("RestoreMemory", DETECTOR_MEMORY_SIZE), failed))
-            .next(resilient(self._invoke("Recommend", detector, {"action": "tune", "results.$": "$.results"}), failed))
+            .next(resilient(self._invoke("Recommend", latest, {"action": "tune", "results.$": "$.results"}), failed))
         )
         return self._observed_state_machine(
             "PowerTuningWorkflow", "PowerTuningLogs", definition, sfn.StateMachineType.STANDARD, cdk.Duration.minutes(30)

@@ -66,6 +66,12 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from reference_stacks.common import (
+    acknowledge_async_failures,
+    acknowledge_index_grant,
+    acknowledge_key_grant,
+    acknowledge_public_method,
+    acknowledge_sqs_consumer,
+    acknowledge_synchronous_only,
     ReferenceStack,
     Variant,
     add_outputs,
@@ -205,13 +211,13 @@ class PaymentsDrStack(ReferenceStack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
-    def _dlq(self, construct_id: str, base: str) -> sqs.Queue:
-        return dead_letter_queue(self, construct_id, queue_name=self.name(base))
+    def _dlq(self, construct_id: str, base: str, dead_letter_of: str) -> sqs.Queue:
+        return dead_letter_queue(self, construct_id, queue_name=self.name(base), dead_letter_of=dead_letter_of)
 
     def _queues(self) -> tuple[sqs.Queue | None, sqs.Queue]:
         if not self.ideal:
             return None, sqs.Queue(self, "PaymentQueue", queue_name=self.name("payment-queue"))
-        dlq = self._dlq("PaymentDLQ", "payment-dlq")
+        dlq = self._dlq("PaymentDLQ", "payment-dlq", "the payment queue")
         queue = sqs.Queue(
             self,
             "PaymentQueue",
@@ -283,6 +289,8 @@ class PaymentsDrStack(ReferenceStack):
             ("TopicKeyUse", ["kms:Decrypt", "kms:GenerateDataKey*"], [self.key.key_arn]),
         ):
             role.add_to_policy(iam.PolicyStatement(sid=sid, actions=actions, resources=resources))
+        acknowledge_index_grant(role, self.table, "the processor queries payments by customer on customer-index")
+        acknowledge_key_grant(role, "publish to the KMS-encrypted transaction topic")
         return role
 
     def _functions(self) -> dict[str, lambda_.Function]:
@@ -367,13 +375,27 @@ class PaymentsDrStack(ReferenceStack):
                 report_batch_item_failures=True,
             )
         )
-        self.failover_destination_dlq = self._dlq("FailoverDestinationDLQ", "failover-destination-dlq")
+        acknowledge_synchronous_only(validator, "by API Gateway's Lambda proxy integration on POST /validate")
+        acknowledge_synchronous_only(
+            processor, "by API Gateway on POST /process and by its SQS event source mapping on the payment queue"
+        )
+        acknowledge_sqs_consumer(processor, "the payment queue")
+        self.failover_destination_dlq = self._dlq(
+            "FailoverDestinationDLQ",
+            "failover-destination-dlq",
+            "the failover orchestrator's asynchronous invocations (its on-failure destination)",
+        )
         failover.configure_async_invoke(
             retry_attempts=2,
             max_event_age=cdk.Duration.hours(6),
             on_failure=destinations.SqsDestination(self.failover_destination_dlq),
         )
-        self.failover_subscription_dlq = self._dlq("FailoverSubscriptionDLQ", "failover-subscription-dlq")
+        acknowledge_async_failures(failover, "failover-destination-dlq")
+        self.failover_subscription_dlq = self._dlq(
+            "FailoverSubscriptionDLQ",
+            "failover-subscription-dlq",
+            "the ops topic's subscription of the failover orchestrator (messages SNS cannot deliver)",
+        )
         self.ops_topic.add_subscription(
             subscriptions.LambdaSubscription(failover, dead_letter_queue=self.failover_subscription_dlq)
         )
@@ -419,17 +441,24 @@ class PaymentsDrStack(ReferenceStack):
             "PaymentRequestValidator",
             request_validator_name=self.name("payment-body-validator"),
             validate_request_body=True,
-            validate_request_parameters=False,
+            # No parameter is required today; any declared later is enforced at the edge.
+            validate_request_parameters=True,
         )
         for path, function in (("validate", self.functions["validator"]), ("process", self.functions["processor"])):
-            api.root.add_resource(path).add_method(
+            method = api.root.add_resource(path).add_method(
                 "POST",
                 apigateway.LambdaIntegration(function, allow_test_invoke=False),
                 request_validator=validator,
                 request_models={"application/json": model},
             )
+            acknowledge_public_method(
+                method,
+                f"POST /{path} is the payment API as specified by seed 002, which defines no caller "
+                "authentication; payments are schema-validated at the edge and in the function, throttled and "
+                "behind the WAF web ACL. Add an IAM or Cognito authorizer when the calling services are known",
+            )
 
-        api.root.add_resource("health").add_method(
+        health = api.root.add_resource("health").add_method(
             "GET",
             apigateway.MockIntegration(
                 request_templates={"application/json": '{"statusCode": 200}'},
@@ -441,6 +470,11 @@ class PaymentsDrStack(ReferenceStack):
                 ],
             ),
             method_responses=[apigateway.MethodResponse(status_code="200")],
+        )
+        acknowledge_public_method(
+            health,
+            "GET /health is open by design (seed 002 item 15): Route 53 health checks cannot sign requests; it is a "
+            "mock integration that returns a constant, with no function or data behind it",
         )
         if self.props.enable_waf:
             self.web_acl = self._web_acl(api)

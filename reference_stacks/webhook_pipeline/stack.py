@@ -41,6 +41,9 @@ from constructs import Construct
 
 from reference_stacks.common import (
     ReferenceStack,
+    acknowledge_public_method,
+    acknowledge_sqs_consumer,
+    acknowledge_synchronous_only,
     add_outputs,
     alarm_email,
     common_rule_set_rule,
@@ -133,6 +136,11 @@ class WebhookPipelineStack(ReferenceStack):
                 )
             )
 
+        acknowledge_synchronous_only(self.receiver, "by API Gateway's Lambda proxy integration")
+        for consumer, queues in ((self.processor, "priority and standard queues"), (self.notifier, "notification queue")):
+            acknowledge_synchronous_only(consumer, f"by its SQS event source mappings on the {queues}")
+            acknowledge_sqs_consumer(consumer, f"the {queues}")
+
         self.api = self._api()
         self.web_acl = self._web_acl()
         self.alarm_topic = None
@@ -145,7 +153,9 @@ class WebhookPipelineStack(ReferenceStack):
 
     def _queue_with_dlq(self, key: str, consumer_timeout: cdk.Duration) -> tuple[sqs.Queue, sqs.Queue]:
         title, suffix = key.capitalize(), self.environment_suffix
-        dlq = dead_letter_queue(self, f"{title}Dlq", queue_name=named(f"webhook-{key}-dlq", suffix))
+        dlq = dead_letter_queue(
+            self, f"{title}Dlq", queue_name=named(f"webhook-{key}-dlq", suffix), dead_letter_of=f"the {key} queue"
+        )
         queue = sqs.Queue(
             self,
             f"{title}Queue",
@@ -227,12 +237,19 @@ class WebhookPipelineStack(ReferenceStack):
             validate_request_parameters=True,
         )
         provider = api.root.add_resource("webhooks").add_resource("{provider}")
-        provider.add_method(
+        method = provider.add_method(
             "POST",
             apigateway.LambdaIntegration(self.receiver),
             request_validator=validator,
             request_models={"application/json": model},
             request_parameters={"method.request.path.provider": True},
+        )
+        acknowledge_public_method(
+            method,
+            "provider webhook endpoint (seed 000): third-party providers call it and cannot sign AWS requests or "
+            "present Cognito tokens, and the seed defines no caller authentication; requests are schema-validated, "
+            "throttled and behind the WAF web ACL. Verify each provider's signature in the receiver once its "
+            "signing secret is known",
         )
         # The RestApi's own Endpoint output has no description or export; ApiUrl replaces it.
         api.node.try_remove_child("Endpoint")

@@ -179,7 +179,7 @@ class TestIdealFunctions:
             {
                 "FunctionName": f"order-processor-{test_suffix}",
                 "Handler": "order_processor.handler",
-                "Runtime": "python3.12",
+                "Runtime": "python3.14",
                 "Timeout": 30,
                 "MemorySize": 512,
                 "ReservedConcurrentExecutions": 100,

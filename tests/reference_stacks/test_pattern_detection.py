@@ -327,7 +327,7 @@ def test_ideal_five_arm64_traced_functions_with_layer_and_log_groups(compute, te
     for base, (handler, timeout, memory) in FUNCTIONS.items():
         props = functions[f"{base}-{test_suffix}"]
         assert props["Handler"] == handler
-        assert props["Runtime"] == "python3.12"
+        assert props["Runtime"] == "python3.14"
         assert props["Architectures"] == ["arm64"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Timeout"] == timeout and props["MemorySize"] == memory
@@ -338,7 +338,7 @@ def test_ideal_five_arm64_traced_functions_with_layer_and_log_groups(compute, te
         assert log_groups[log_group_id]["RetentionInDays"] == 30
     compute.has_resource_properties("AWS::Lambda::LayerVersion", {
         "LayerName": f"shared-dependencies-{test_suffix}", "CompatibleArchitectures": ["arm64"],
-        "CompatibleRuntimes": ["python3.12"]})
+        "CompatibleRuntimes": ["python3.14"]})
     threshold_env = functions[f"ThresholdChecker-{test_suffix}"]["Environment"]["Variables"]
     assert threshold_env["ERROR_THRESHOLD"] == "5" and threshold_env["PATTERN_CONFIDENCE_THRESHOLD"] == "0.9"
 

@@ -209,7 +209,7 @@ def test_ideal_processor_consumes_queue_with_partial_batch_failures(ideal):
 def test_ideal_function_configuration(ideal, name, handler, memory, timeout, env_keys):
     function = only(ideal, "AWS::Lambda::Function", FunctionName=name)["Properties"]
     assert function["Handler"] == handler
-    assert function["Runtime"] == "python3.12"
+    assert function["Runtime"] == "python3.14"
     assert function["MemorySize"] == memory
     assert function["Timeout"] == timeout
     assert function["TracingConfig"] == {"Mode": "Active"}

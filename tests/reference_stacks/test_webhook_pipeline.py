@@ -147,7 +147,7 @@ def test_functions_get_queue_urls_from_environment(reference_template, variant, 
             {
                 "FunctionName": f"webhook-{name}-{test_suffix}",
                 "Handler": f"{name}.handler",
-                "Runtime": "python3.12",
+                "Runtime": "python3.14",
                 "Timeout": timeout,
                 "MemorySize": Match.any_value(),
                 "ReservedConcurrentExecutions": 100,
