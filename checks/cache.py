@@ -87,10 +87,13 @@ class Cache:
             json.dump(data, tmp)
         os.replace(tmp.name, path)  # atomic: a concurrent reader sees the old file or the new one
 
+    def has_tree(self, kind: str, key: str) -> bool:
+        return (self._path(kind, key) / ".complete").is_file()
+
     def get_tree(self, kind: str, key: str, destination: Path) -> bool:
         """Copy the cached tree to ``destination`` (replacing it); False on a miss."""
         source = self._path(kind, key)
-        if not (source / ".complete").is_file():
+        if not self.has_tree(kind, key):
             return False
         if destination.exists():
             shutil.rmtree(destination)

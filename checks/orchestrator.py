@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import queue
 import subprocess
 import threading
@@ -49,10 +50,12 @@ RESULT_CODE = ("checks", "rules")
 # The code whose change must invalidate cached reference assemblies.
 REFERENCE_CODE = ("reference_stacks", "checks/synthesis")
 _POLL_SECONDS = 0.05
-# First start by fork: a worker inherits the already imported modules (much cheaper than a fresh interpreter
-# on 2 cores); safe because the pool forks before the synthesis thread starts and jsii never runs in this
-# process. A replacement worker starts later, with threads running, so it gets a clean interpreter (spawn).
-START_METHOD, RESTART_METHOD = "fork", "spawn"
+# Workers start by fork while this process has one thread: a forked worker inherits the imported modules
+# (much cheaper than a fresh interpreter on 2 cores). Once the synthesis thread runs, a fork could copy the
+# half-made pipes of a subprocess it is starting (the subprocess would then wait for the worker forever), so
+# any worker started later gets a clean interpreter (spawn).
+FORK, SPAWN = "fork", "spawn"
+WORKER_NICENESS = 5
 
 
 class InputError(Exception):
@@ -131,6 +134,8 @@ class _Silent:
 
 def _worker_main(spec: str, conn: Connection) -> None:  # pragma: no cover - runs in the spawned worker process
     """Prepare the engine, then grade each assembly sent until told to stop (``None``)."""
+    # The synthesis is the critical path and shares the machine's cores with these start-ups: yield to it.
+    os.nice(WORKER_NICENESS)
     try:
         module_name, _, class_name = spec.partition(":")
         engine = getattr(import_module(module_name), class_name)()
@@ -181,7 +186,7 @@ class _Worker:
         self.current: _Job | None = None
         self.version: str | None = None
         self.fatal: str | None = None  # set when the engine cannot start at all: every job fails with it
-        self.start(START_METHOD)
+        self.process: multiprocessing.process.BaseProcess | None = None  # started on demand
 
     def start(self, method: str) -> None:
         context = multiprocessing.get_context(method)
@@ -194,8 +199,14 @@ class _Worker:
         self.deadline = time.monotonic() + self.timeout
         self.started = time.perf_counter()
 
+    def ensure_started(self, method: str) -> None:
+        if self.process is None:
+            self.start(method)
+
     def stop(self) -> None:
-        if self.process.is_alive():
+        """End the worker: politely when it is idle, else (still starting, or grading) at once."""
+        assert self.process is not None
+        if self.process.is_alive() and self.ready and self.current is None:
             try:
                 self.conn.send(None)
             except OSError:  # pragma: no cover - it died between the check and the send; killed below
@@ -213,6 +224,8 @@ class _Worker:
 
     @property
     def busy(self) -> bool:
+        if self.process is None:
+            return False
         return bool(self.jobs) or self.current is not None or (not self.ready and self.fatal is None)
 
 
@@ -227,10 +240,17 @@ class _Pool:
             if name not in options.skip
         }
         self._next_id = 0
+        self.start_method = FORK  # until other threads run
+
+    def warm_up(self) -> None:
+        """Start every engine's worker now, so slow start-ups (checkov's import) overlap the synthesis."""
+        for worker in self.workers.values():
+            worker.ensure_started(self.start_method)
 
     def submit(self, name: str, target: Target, assembly: Path, key: str | None) -> None:
         self._next_id += 1
         worker = self.workers[name]
+        worker.ensure_started(self.start_method)
         worker.jobs.append(_Job(self._next_id, target, assembly, key))
         self._dispatch(worker)
 
@@ -307,11 +327,11 @@ class _Pool:
         self._fail(worker, worker.current, error, seconds)
         worker.current = None
         if worker.jobs:
-            worker.start(RESTART_METHOD)
+            worker.start(SPAWN)
 
     def close(self) -> None:
         for worker in self.workers.values():
-            if not worker.conn.closed:
+            if worker.process is not None and not worker.conn.closed:
                 worker.stop()
 
 
@@ -365,16 +385,46 @@ def _python_identity(python: str) -> list:
         return [python]  # the synthesis itself will report a broken interpreter
 
 
+def _assembly_keys(targets: Sequence[Target], options: GradeOptions) -> dict[str, str | None]:
+    """The cache key of each target's assembly: everything its synthesis depends on (None: not cacheable)."""
+    from checks.synthesis import AppInputError
+    from checks.synthesis.app_config import python_command, read_app_config
+
+    keys: dict[str, str | None] = {}
+    packs = _nag_packs(options)
+    context = dict(options.context)
+    if any(t.kind == "reference" for t in targets):
+        code, versions = _code_digest(REFERENCE_CODE), _versions()
+    for target in targets:
+        if target.kind == "reference":
+            keys[target.name] = digest("reference", target.system, target.variant, options.suffix, packs, code,
+                                       versions, context)
+        elif target.kind == "app":
+            assert target.path is not None
+            try:
+                config = read_app_config(target.path, context)
+                command = python_command(config, options.python)
+            except AppInputError:
+                keys[target.name] = None  # the synthesis reports it, with the whole story
+                continue
+            # A non-Python app: its toolchain is unknown to us, so its identity is the command alone.
+            identity = _python_identity(command.interpreter) if command is not None else [config.command]
+            sources = files_digest(source_files(target.path), target.path)
+            keys[target.name] = digest("app", sources, identity, config.command, context, packs,
+                                       _code_digest(("checks/synthesis",)))
+    return keys
+
+
 def _materialize(targets: Sequence[Target], options: GradeOptions, cache: Cache | None,
-                 out: "queue.Queue[_Ready | None]") -> None:
+                 keys: dict[str, str | None], out: "queue.Queue[_Ready | None]") -> None:
     """Put each target's assembly on ``out`` as it becomes ready (runs in a thread); ``None`` at the end."""
     try:
         references = [t for t in targets if t.kind == "reference"]
         if references:
-            _materialize_references(references, options, cache, out)
+            _materialize_references(references, options, cache, keys, out)
         for target in targets:
             if target.kind == "app":
-                out.put(_materialize_app(target, options, cache))
+                out.put(_materialize_app(target, options, cache, keys[target.name]))
             elif target.kind == "assembly":
                 out.put(_materialize_assembly(target, options))
     finally:
@@ -386,15 +436,14 @@ def _outdir(options: GradeOptions, target: Target) -> Path:
 
 
 def _materialize_references(references: Sequence[Target], options: GradeOptions, cache: Cache | None,
-                            out: "queue.Queue[_Ready | None]") -> None:
+                            keys: dict[str, str | None], out: "queue.Queue[_Ready | None]") -> None:
     from checks.synthesis import synthesize_references
 
     packs = _nag_packs(options)
-    code = _code_digest(REFERENCE_CODE) if cache is not None else ""
     to_build = []
     for target in references:
-        key = digest("reference", target.system, target.variant, options.suffix, packs, code, _versions())
-        if cache is not None and cache.get_tree("assembly", key, _outdir(options, target)):
+        key = keys[target.name]
+        if cache is not None and key is not None and cache.get_tree("assembly", key, _outdir(options, target)):
             out.put(_Ready(target, _outdir(options, target), 0.0, True))
         else:
             to_build.append((target, key))
@@ -406,31 +455,21 @@ def _materialize_references(references: Sequence[Target], options: GradeOptions,
         nag_packs=packs, jobs=options.jobs, timeout=options.timeout, context=dict(options.context) or None,
     ):
         target, key = by_name[synthesized.name]
-        if synthesized.error is None and cache is not None:
+        if synthesized.error is None and cache is not None and key is not None:
             cache.put_tree("assembly", key, synthesized.assembly)
         out.put(_Ready(target, Path(synthesized.assembly), synthesized.seconds, False, synthesized.error))
 
 
-def _materialize_app(target: Target, options: GradeOptions, cache: Cache | None) -> _Ready:
+def _materialize_app(target: Target, options: GradeOptions, cache: Cache | None, key: str | None) -> _Ready:
     from checks.synthesis import AppInputError, SynthError, synthesize_app
-    from checks.synthesis.app_config import python_command, read_app_config
 
     assert target.path is not None
     outdir = _outdir(options, target)
     packs = _nag_packs(options)
     context = dict(options.context)
     try:
-        key = None
-        if cache is not None:
-            config = read_app_config(target.path, context)
-            command = python_command(config, options.python)
-            # A non-Python app: its toolchain is unknown to us, so its identity is the command alone.
-            identity = _python_identity(command.interpreter) if command is not None else [config.command]
-            sources = files_digest(source_files(target.path), target.path)
-            key = digest("app", sources, identity, config.command, context, packs,
-                         _code_digest(("checks/synthesis",)))
-            if cache.get_tree("assembly", key, outdir):
-                return _Ready(target, outdir, 0.0, True)
+        if cache is not None and key is not None and cache.get_tree("assembly", key, outdir):
+            return _Ready(target, outdir, 0.0, True)
         synthesized = synthesize_app(target.path, outdir, python=options.python, context=context, nag_packs=packs,
                                      timeout=options.timeout)
         if cache is not None and key is not None:
@@ -497,8 +536,16 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
             finished.append(Graded(item.target, item.assembly, sorted(runs.values(), key=lambda r: order.index(r.name)),
                                    _synth_record(item.assembly), item.seconds, item.cached))
 
-    thread = threading.Thread(target=_materialize, args=(targets, options, cache, ready), daemon=True)
+    keys = _assembly_keys(targets, options) if cache is not None else {t.name: None for t in targets}
     pool = _Pool(options, cache, record) if active else None
+    needs_synthesis = any(
+        t.kind != "assembly" and not (cache is not None and keys[t.name] and cache.has_tree("assembly", keys[t.name]))
+        for t in targets
+    )
+    if pool is not None and needs_synthesis:
+        pool.warm_up()  # now, by fork, before the synthesis thread exists
+        pool.start_method = SPAWN  # only the synthesis starts subprocesses in the thread
+    thread = threading.Thread(target=_materialize, args=(targets, options, cache, keys, ready), daemon=True)
     thread.start()
     done_materializing = False
     try:
