@@ -231,3 +231,11 @@ def test_interrupt_exits_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "run_grade", interrupted)
     assert main(["grade", str(QUEUES)]) == 130
     assert "interrupted" in capsys.readouterr().err
+
+
+def test_an_app_whose_cdk_json_names_no_app_is_a_clear_error(tmp_path, capsys):
+    app = tmp_path / "shop"
+    app.mkdir()
+    (app / "cdk.json").write_text('{"context": {}}')
+    assert _grade(tmp_path, str(app)) == EXIT_ERROR  # with the cache on: the key step defers to synthesis
+    assert "app" in capsys.readouterr().err
