@@ -1,5 +1,5 @@
 """Sessions for people and CI: ``nox -s scorecard``, ``nox -s tests``, ``nox -s synth``, ``nox -s rules``,
-``nox -s docs``, ``nox -s bench``.
+``nox -s docs``, ``nox -s goldens``, ``nox -s bench``.
 
 Every session installs the project from ``pyproject.toml`` and the Node 22
 binary jsii runs on from ``package-lock.json``; nothing has to be installed by hand.
@@ -102,6 +102,16 @@ def docs(session: nox.Session) -> None:
     """
     session.install("-e", ".")
     session.run("python", "-m", "rules.docs", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def goldens(session: nox.Session) -> None:
+    """Regenerate the report golden files in tests/reports/golden/ from real grades of tests/reports/fixtures/.
+
+    ``nox -s goldens -- --check`` only lists stale files (exit 1); the test suite fails on stale ones too.
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "reports.goldens", *session.posargs)
 
 
 @nox.session(python=PYTHON, default=False)

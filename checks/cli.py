@@ -22,6 +22,7 @@ from checks.engines import DEFAULT_NAG_PACKS, ENGINE_NAMES, NAG_PACKS, EngineOpt
 from checks.orchestrator import ENGINE_CLASSES, GradeOptions, Graded, InputError, Target, grade
 from checks.scorecard import EngineRun, ScorecardError, build_scorecard, read_scorecard, write_scorecard
 from checks.assembly import Assembly, AssemblyError
+from reports import RENDERERS
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
 REFERENCES = "references"
@@ -89,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="stackgrade",
         description="Grade AWS CDK apps with cdk-nag, checkov, cfn-guard and stackgrade's rules on one scorecard.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{grade,gate,rules}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{grade,gate,rules,report}")
     for name, text in (
         ("grade", "grade targets and write build/reports/<name>/scorecard.json (exit 0 unless an error)"),
         ("gate", "grade targets and decide: exit 0 pass, 1 gate failed, 2 usage or engine error"),
@@ -125,6 +126,15 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary")
     rules = commands.add_parser("rules", help="list the rule catalogue", description="list the rule catalogue")
     rules.add_argument("--format", choices=("table", "json"), default="table")
+    from reports import FORMATS
+
+    text = "re-render a stored scorecard.json as a report (stdout unless -o)"
+    report = commands.add_parser("report", help=text, description=text)
+    report.add_argument("scorecard", type=Path, metavar="SCORECARD", help="a scorecard.json written by grade or gate")
+    report.add_argument("--format", choices=FORMATS, default=FORMATS[0], help="report format (default %(default)s)")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
+    report.add_argument("--baseline", type=Path, metavar="SCORECARD",
+                        help="the baseline scorecard it was gated against: names the fixed findings")
     return parser
 
 
@@ -277,6 +287,9 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
         card = _scorecard(graded, config, baselines[graded.target.name])
         path = options.build_dir / "reports" / graded.target.name / "scorecard.json"
         write_scorecard(card, path)
+        baseline = baselines[graded.target.name]
+        for renderer, file_name in RENDERERS.values():  # every report beside its scorecard
+            (path.parent / file_name).write_text(renderer(card, baseline[0] if baseline else None), encoding="utf-8")
         written.append((path, card))
     order = [t.name for t in targets]
     written.sort(key=lambda item: order.index(item[1]["target"]["name"]))
@@ -318,6 +331,23 @@ def run_rules(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def run_report(args: argparse.Namespace) -> int:
+    """Render a stored scorecard; written as plain text (never through rich, which would read markup in it)."""
+    from reports import render
+
+    text = render(read_scorecard(args.scorecard), args.format,
+                  baseline=read_scorecard(args.baseline) if args.baseline else None)
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"-o {args.output}: cannot write the report ({error.strerror}); choose another path") from None
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Messages are never wrapped (a path split over lines cannot be copied); tables get room in CI logs too.
@@ -326,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "rules":
             return run_rules(args, console)
+        if args.command == "report":
+            return run_report(args)
         code, cards = run_grade(args, console)
         if args.command == "gate" and code == EXIT_OK:
             code = EXIT_OK if all(card["gate"]["passed"] for card in cards) else EXIT_GATE_FAILED

@@ -99,6 +99,9 @@ def test_grade_a_template_with_every_engine(tmp_path, capsys):
     engines = {e["name"]: e for e in card["engines"]}
     assert {n: e["status"] for n, e in engines.items()} == {
         "stackgrade": "ok", "cdk-nag": "skipped", "checkov": "ok", "cfn-guard": "ok"}
+    reports = tmp_path / "build" / "reports" / "queues"
+    assert sorted(p.name for p in reports.iterdir()) == ["junit.xml", "scorecard.json", "scorecard.md", "scorecard.sarif"]
+    assert (reports / "scorecard.md").read_text().startswith("**stackgrade: FAIL**")
     assert "existing cloud assembly" in engines["cdk-nag"]["error"]
     dlq = {f["logical_id"] for f in card["findings"] if f["rule_id"] == "SG-DLQ-001"}
     assert dlq == {"Orders", "Payments"}

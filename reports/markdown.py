@@ -1,0 +1,303 @@
+"""The Markdown report: a pull-request comment rendered from ``scorecard.json`` alone.
+
+Order: verdict and score first, the gate's reasons, per-category scores, the baseline diff (when the
+scorecard has one), unsuppressed findings by severity, suppressed findings, engines. Everything that can
+grow with the app is budgeted so the comment stays under GitHub's 65,536-character limit; what does not
+fit is counted ("… and 1,234 more medium findings"). Every string that may come from a template or an
+app is escaped, so a resource named ``<script>`` or containing ``|`` renders as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from checks.finding import CATEGORIES, SEVERITIES
+
+GITHUB_COMMENT_LIMIT = 65_536
+# Room left under GitHub's limit for what a workflow wraps around the report (a marker comment, a title).
+DEFAULT_MAX_CHARS = 60_000
+OPEN_GROUP_MAX = 10  # a severity group with more findings than this is collapsed in <details>
+DIFF_LIST_MAX = 50  # new / fixed lists repeat the findings below, so they stay short
+SEVERITY_ICON = {"critical": "🟥", "high": "🟧", "medium": "🟨", "low": "🟦", "info": "⬜"}
+
+# Backslash escapes stop Markdown and inline HTML (a `\<` never opens a tag), `&` entities, and table cells;
+# with `[` and `!` escaped no link or image can form, so parentheses stay readable.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#!|~&])")
+# At the start of a line these would open a list, a heading underline or an ordered list item.
+_LINE_START = re.compile(r"^([-+=]|\d+[.)])")
+_CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
+
+
+class MarkdownError(ValueError):
+    """A scorecard the Markdown report cannot render."""
+
+
+# --- escaping -----------------------------------------------------------------------------------------------------
+
+
+def escape(text: object) -> str:
+    """Plain text for Markdown: one line, every Markdown/HTML metacharacter backslash-escaped."""
+    return _SPECIAL.sub(r"\\\1", _NEWLINES.sub(" ", str(text)))
+
+
+def line_start(markdown: str) -> str:
+    """Markdown that may begin a line: a leading list marker or digits-and-dot become literal text."""
+    match = _LINE_START.match(markdown)
+    return markdown if match is None else f"{match.group(1)[:-1]}\\{match.group(1)[-1]}{markdown[match.end():]}"
+
+
+def prose(text: object) -> str:
+    """Text that may carry `code spans` (rule guidance): the spans stay code, everything else is escaped."""
+    line = _NEWLINES.sub(" ", str(text))
+    parts, last = [], 0
+    for match in _CODE_SPAN.finditer(line):
+        parts.append(escape(line[last:match.start()]))
+        parts.append(code(match.group(2)))
+        last = match.end()
+    parts.append(escape(line[last:]))
+    return "".join(parts)
+
+
+def code(text: object) -> str:
+    """A code span that holds any text: the fence is longer than any backtick run inside it."""
+    body = _NEWLINES.sub(" ", str(text))
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", body)), default=0) + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") else ""
+    return f"{fence}{pad}{body}{pad}{fence}"
+
+
+def cell(markdown: str) -> str:
+    """Markdown for a table cell: GFM splits cells on every `|`, even inside code spans, unless escaped."""
+    return re.sub(r"(?<!\\)\|", r"\\|", markdown)
+
+
+# --- the pieces ---------------------------------------------------------------------------------------------------
+
+
+def _score(value: object, grade: object) -> str:
+    return "n/a" if value is None else f"{value}/10 ({grade})"
+
+
+def verdict_line(scorecard: dict) -> str:
+    """``**stackgrade: FAIL** · 4.2/10 (F) · target``."""
+    scores, gate = scorecard["scores"], scorecard["gate"]
+    verdict = "pass" if gate["passed"] else "FAIL"
+    name = (scorecard.get("target") or {}).get("name")
+    return f"**stackgrade: {verdict}** · {_score(scores.get('overall'), scores.get('grade'))}" + \
+        (f" · {escape(name)}" if name else "")
+
+
+def gate_section(gate: dict) -> str:
+    reasons = gate.get("reasons") or []
+    if not reasons:
+        return "The gate passed."
+    heading = "The gate passed" if gate["passed"] else "The gate failed"
+    return f"{heading}:\n\n" + "\n".join(f"- {escape(reason)}" for reason in reasons)
+
+
+def category_table(scores: dict) -> str:
+    rows = ["| category | score | grade | resources | penalty | findings |", "|---|--:|:-:|--:|--:|--:|"]
+    categories = scores.get("categories") or {}
+    for name in [*(c for c in CATEGORIES if c in categories), *sorted(set(categories) - set(CATEGORIES))]:
+        item = categories[name]
+        score = "n/a" if item.get("score") is None else item["score"]
+        rows.append(f"| {escape(name)} | {score} | {item.get('grade') or '–'} | {item.get('resources', 0)} | "
+                    f"{item.get('penalty', 0)} | {item.get('findings', 0)} |")
+    overall = "n/a" if scores.get("overall") is None else scores["overall"]
+    rows.append(f"| **overall** | **{overall}** | **{scores.get('grade') or '–'}** | {scores.get('resources', 0)} | "
+                f"{scores.get('penalty', 0)} | {scores.get('findings', 0)} |")
+    return "\n".join(rows)
+
+
+def engine_table(engines: Sequence[dict]) -> str:
+    rows = ["| engine | version | status | seconds | findings | error |", "|---|---|---|--:|--:|---|"]
+    for engine in engines:
+        seconds = "cached" if engine.get("cached") else f"{float(engine.get('seconds') or 0):.1f}"
+        findings = "–" if engine.get("findings") is None else engine["findings"]
+        error = cell(escape(engine["error"])) if engine.get("error") else ""
+        rows.append(f"| {cell(escape(engine.get('name', '?')))} | {cell(escape(engine.get('version') or '–'))} | "
+                    f"{cell(escape(engine.get('status', '?')))} | {seconds} | {findings} | {error} |")
+    return "\n".join(rows)
+
+
+def resource(finding: dict) -> str:
+    """The construct path, else ``stack/logical id``, else the stack itself."""
+    if finding.get("construct_path"):
+        return code(finding["construct_path"])
+    if finding.get("logical_id"):
+        return code(f"{finding.get('stack')}/{finding['logical_id']}")
+    return f"{code(finding.get('stack'))} (the stack)"
+
+
+def _rule(finding: dict) -> str:
+    title = finding.get("title")
+    return f"**{escape(finding.get('rule_id'))}**" + (f" {prose(title)}" if title else "")
+
+
+def finding_item(finding: dict) -> str:
+    """One list item: rule and title, resource, what is wrong, engines and source, the fix."""
+    head = f"- {_rule(finding)} · {resource(finding)}"
+    if finding.get("new"):
+        head += " · **new**"
+    details = [prose(finding["message"])] if finding.get("message") else []
+    engines = ", ".join(escape(e) for e in finding.get("engines") or [finding.get("engine")])
+    also = finding.get("also_reported_as") or []
+    details.append(f"engines: {engines}" + (f" (also {', '.join(code(a) for a in also)})" if also else ""))
+    source = finding.get("source")
+    if source and source.get("file"):
+        details.append("source: " + code(f"{source['file']}:{source['line']}" if source.get("line") else source["file"]))
+    lines = [head, "  " + line_start(" · ".join(details))]
+    if finding.get("remediation"):
+        lines.append(f"  **Fix:** {prose(finding['remediation'])}")
+    return "\n".join(lines)
+
+
+def suppressed_item(finding: dict) -> str:
+    reason = finding.get("suppression_reason")
+    why = f"reason: {prose(reason)}" if reason else "**no reason given** (itself a finding, SG-SUP-001)"
+    by = finding.get("suppression_source")
+    return f"- {_rule(finding)} · {resource(finding)} · {why}" + (f" · by {escape(by)}" if by else "")
+
+
+def diff_item(finding: dict) -> str:
+    return f"- {finding.get('severity')} {_rule(finding)} · {resource(finding)}"
+
+
+def fixed_item(fingerprint: str, known: dict[str, dict]) -> str:
+    finding = known.get(fingerprint)
+    if finding is None:
+        return f"- {code(fingerprint)}"
+    return f"- {code(fingerprint)} {finding.get('severity')} {_rule(finding)} · {resource(finding)}"
+
+
+# --- budgeted assembly ------------------------------------------------------------------------------------------
+
+
+class Budget:
+    """Characters left for the parts that grow with the app."""
+
+    NOTE_ROOM = 120  # room always kept for one "… and N more" line
+
+    def __init__(self, chars: int) -> None:
+        self.left = chars
+
+    def take(self, items: Iterable[str], total: int, noun: str) -> list[str]:
+        """As many items as fit (each with its newline), then a line counting the rest."""
+        taken: list[str] = []
+        for item in items:
+            if len(item) + 1 + self.NOTE_ROOM > self.left:
+                break
+            taken.append(item)
+            self.left -= len(item) + 1
+        if len(taken) < total:
+            note = f"- … and {total - len(taken):,} more {noun}"
+            taken.append(note)
+            self.left -= len(note) + 1
+        return taken
+
+    def spend(self, text: str) -> str:
+        self.left -= len(text) + 2
+        return text
+
+
+def _group(title: str, items: list[str], collapse: bool) -> str:
+    body = "\n".join(items)
+    if not collapse:
+        return f"{title}\n\n{body}"
+    # A blank line after <summary> lets GitHub render the Markdown inside <details>.
+    return f"<details><summary>{title}</summary>\n\n{body}\n\n</details>"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def baseline_section(scorecard: dict, budget: Budget, known: dict[str, dict]) -> list[str]:
+    diff = scorecard["gate"]["baseline"]
+    new, fixed = diff.get("new") or {}, diff.get("fixed") or {}
+    unchanged = (diff.get("unchanged") or {}).get("count", 0)
+    against = f"baseline score {'n/a' if diff.get('score') is None else diff['score']}"
+    if diff.get("path"):
+        against += f", {code(diff['path'])}"
+    parts = [budget.spend(f"### Against the baseline\n\n**{new.get('count', 0):,} new** · **{fixed.get('count', 0):,} "
+                          f"fixed** · {unchanged:,} unchanged ({against})")]
+    new_findings = [f for f in scorecard["findings"] if f.get("new")]
+    if new_findings:
+        items = budget.take((diff_item(f) for f in new_findings[:DIFF_LIST_MAX]), len(new_findings), "new findings")
+        parts.append(budget.spend(_group(f"New ({len(new_findings):,}):", items, collapse=False)))
+    prints = list(fixed.get("fingerprints") or [])
+    if prints:
+        items = budget.take((fixed_item(fp, known) for fp in prints[:DIFF_LIST_MAX]), len(prints), "fixed findings")
+        parts.append(budget.spend(_group(f"Fixed ({len(prints):,}, by fingerprint):", items, collapse=True)))
+    return parts
+
+
+def severity_sections(findings: Sequence[dict], budget: Budget) -> list[str]:
+    parts = []
+    for severity in SEVERITIES:
+        group = [f for f in findings if f.get("severity") == severity]
+        if not group:
+            continue
+        title = f"{SEVERITY_ICON[severity]} {severity.capitalize()} ({len(group):,})"
+        items = budget.take((finding_item(f) for f in group), len(group), f"{severity} findings")
+        collapse = len(group) > OPEN_GROUP_MAX
+        parts.append(budget.spend(_group(title if collapse else f"#### {title}", items, collapse)))
+    return parts
+
+
+def render_markdown(scorecard: dict, *, baseline: dict | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The report as Markdown; ``baseline`` (the earlier scorecard) names the fixed findings, else fingerprints."""
+    _check(scorecard)
+    findings = scorecard["findings"]
+    counted = [f for f in findings if not f.get("suppressed")]
+    suppressed = [f for f in findings if f.get("suppressed")]
+    head = [verdict_line(scorecard), gate_section(scorecard["gate"]), "### Scores", category_table(scorecard["scores"])]
+    tail = ["### Engines", engine_table(scorecard.get("engines") or []), _footer(scorecard)]
+    fixed = "\n\n".join(head + tail)
+    if len(fixed) > max_chars:
+        raise MarkdownError(f"max_chars {max_chars:,} leaves no room for the findings (the fixed parts need "
+                            f"{len(fixed):,}); raise it")
+    budget = Budget(max_chars - len(fixed) - 2)
+    middle: list[str] = []
+    if scorecard["gate"].get("baseline"):
+        known = {fp: f for f in (baseline or {}).get("findings", []) for fp in f.get("fingerprints") or []}
+        middle += baseline_section(scorecard, budget, known)
+    middle.append(budget.spend(f"### Findings ({_plural(len(counted), 'unsuppressed finding')})" if counted
+                               else "### Findings\n\nNo unsuppressed findings."))
+    middle += severity_sections(counted, budget)
+    if suppressed:
+        items = budget.take((suppressed_item(f) for f in suppressed), len(suppressed), "suppressed findings")
+        middle.append(budget.spend(_group(f"Suppressed ({len(suppressed):,})", items, collapse=True)))
+    middle += _notes(scorecard, budget)
+    return "\n\n".join(head + middle + tail) + "\n"
+
+
+def _notes(scorecard: dict, budget: Budget) -> list[str]:
+    """Settings suppressions that silenced nothing, and rule ids the mapping tables do not place yet."""
+    parts = []
+    unused = scorecard.get("unused_suppressions") or []
+    if unused:
+        items = budget.take((f"- rule {code(u.get('rule'))}, resource {code(u.get('resource', '*'))}, stack "
+                             f"{code(u.get('stack', '*'))}: {prose(u.get('reason') or '')}" for u in unused),
+                            len(unused), "unused suppressions")
+        parts.append(budget.spend(_group(f"Unused suppressions ({len(unused):,}), safe to remove", items, True)))
+    unmapped = {engine: ids for engine, ids in (scorecard.get("unmapped_rule_ids") or {}).items() if ids}
+    if unmapped:
+        items = budget.take((f"- {escape(engine)}: {', '.join(code(i) for i in ids)}" for engine, ids in
+                             sorted(unmapped.items())), len(unmapped), "engines")
+        parts.append(budget.spend(_group("Rule ids without a mapping (default severity)", items, True)))
+    return parts
+
+
+def _footer(scorecard: dict) -> str:
+    return (f"<sub>stackgrade {escape(scorecard.get('stackgrade_version', '?'))} · {escape(scorecard.get('schema'))} · "
+            f"generated {escape(scorecard.get('generated_at', '?'))}</sub>")
+
+
+def _check(scorecard: dict) -> None:
+    """The keys this report reads; :func:`checks.scorecard.check_scorecard` has checked the rest on reading."""
+    missing = [key for key in ("scores", "gate", "findings") if not isinstance(scorecard.get(key), (dict, list))]
+    if missing:
+        raise MarkdownError(f"the scorecard lacks {missing}; re-create it with `stackgrade grade`")

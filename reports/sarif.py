@@ -1,0 +1,220 @@
+"""SARIF 2.1.0 for code scanning, rendered from a ``stackgrade/scorecard@1`` dict alone.
+
+One run, one tool ("stackgrade") whose rules are every rule id with a finding, whichever
+engine reported it. A result points at the CDK source line that created the resource when
+the scorecard knows it (Python apps), else at the stack's template in the cloud assembly;
+its logical location is the construct path. ``partialFingerprints`` carry the finding's
+fingerprint, so code scanning keeps one alert per rule, stack and resource across runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath
+from urllib.parse import quote
+
+from checks.finding import SEVERITIES
+from checks.scorecard import check_scorecard
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+SRCROOT = "%SRCROOT%"
+FINGERPRINT_KEY = "stackgrade/v1"
+
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
+# GitHub code scanning reads "security-severity" (0.0-10.0): > 9 critical, 7-8.9 high, 4-6.9 medium, < 4 low.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0", "info": "0.0"}
+# Where the engine's own mechanism or resource metadata suppressed a finding, the reason sits in the
+# code or template (inSource); a settings file is outside it (external).
+SUPPRESSION_KINDS = {"engine": "inSource", "metadata": "inSource", "config": "external"}
+
+
+def render_sarif(scorecard: dict) -> dict:
+    """The SARIF log (a JSON-ready dict) of one scorecard; :class:`checks.scorecard.ScorecardError` if it is none."""
+    check_scorecard(scorecard, "the scorecard to render as SARIF")
+    findings = scorecard["findings"]
+    rules = _rules(findings)
+    index = {rule["id"]: position for position, rule in enumerate(rules)}
+    run = {
+        "tool": {"driver": {
+            "name": "stackgrade",
+            "version": scorecard["stackgrade_version"],
+            "rules": rules,
+        }},
+        # A category per target, so code scanning keeps the alerts of several graded apps apart.
+        "automationDetails": {"id": f"stackgrade/{scorecard['target'].get('name', 'target')}/"},
+        "invocations": [_invocation(scorecard)],
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": "The CDK app directory (where stackgrade ran)."}}},
+        "results": [_result(finding, index[finding["rule_id"]], scorecard) for finding in findings],
+        "properties": _run_properties(scorecard),
+    }
+    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
+
+
+def sarif_text(scorecard: dict) -> str:
+    """:func:`render_sarif` as the text of a ``scorecard.sarif`` file (2-space indented JSON, UTF-8)."""
+    return json.dumps(render_sarif(scorecard), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- rules ---------------------------------------------------------------------------------------
+
+
+def _rules(findings: list[dict]) -> list[dict]:
+    """One reportingDescriptor per rule id, in order of first appearance (the scorecard's order)."""
+    grouped: dict[str, list[dict]] = {}
+    for finding in findings:
+        grouped.setdefault(finding["rule_id"], []).append(finding)
+    return [_rule(rule_id, group) for rule_id, group in grouped.items()]
+
+
+def _rule(rule_id: str, findings: list[dict]) -> dict:
+    first = findings[0]
+    severity = _worst(f["severity"] for f in findings)
+    title = first.get("title") or rule_id
+    engines = list(dict.fromkeys(e for f in findings for e in (f.get("engines") or [f["engine"]])))
+    concerns = list(dict.fromkeys(c for f in findings for c in f.get("concerns") or []))
+    remediation = first.get("remediation") or title
+    return {
+        "id": rule_id,
+        "name": _identifier(title) or rule_id,
+        "shortDescription": {"text": title},
+        "help": {"text": remediation, "markdown": remediation},
+        "defaultConfiguration": {"level": LEVELS[severity]},
+        "properties": {
+            "tags": list(dict.fromkeys([first["category"], *concerns, *engines])),
+            "security-severity": SECURITY_SEVERITY[severity],
+            "severity": severity,
+            "category": first["category"],
+            "concerns": concerns,
+            "engines": engines,
+        },
+    }
+
+
+def _worst(severities) -> str:
+    return min(severities, key=SEVERITIES.index)
+
+
+def _identifier(title: str) -> str:
+    """SARIF's rule ``name`` is an identifier: the title in PascalCase ("SqsQueuesHaveADeadLetterQueue")."""
+    return "".join(word[:1].upper() + word[1:] for word in re.findall(r"[A-Za-z0-9]+", title))
+
+
+# --- results -------------------------------------------------------------------------------------
+
+
+def _result(finding: dict, rule_index: int, scorecard: dict) -> dict:
+    subject = _subject(finding)
+    result = {
+        "ruleId": finding["rule_id"],
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding["severity"]],
+        "message": {"text": f"{subject}: {finding['message']}"},
+        "locations": [{
+            "physicalLocation": _physical_location(finding, scorecard),
+            "logicalLocations": [_logical_location(finding, subject)],
+        }],
+        "partialFingerprints": {FINGERPRINT_KEY: finding["fingerprint"]},
+        "properties": _result_properties(finding),
+    }
+    if finding.get("suppressed"):
+        result["suppressions"] = [_suppression(finding)]
+    return result
+
+
+def _subject(finding: dict) -> str:
+    """The resource as a reader finds it: its construct path, else stack/logical ID (or the stack)."""
+    if finding.get("construct_path"):
+        return finding["construct_path"]
+    if finding.get("logical_id"):
+        return f"{finding['stack']}/{finding['logical_id']}"
+    return finding["stack"]
+
+
+def _physical_location(finding: dict, scorecard: dict) -> dict:
+    source = finding.get("source")
+    if source and source.get("file"):
+        return {"artifactLocation": _artifact(source["file"]), "region": {"startLine": max(int(source["line"]), 1)}}
+    # The template says nothing about lines in the scorecard; code scanning needs one, so line 1.
+    return {"artifactLocation": _artifact(_template_path(finding["stack"], scorecard)), "region": {"startLine": 1}}
+
+
+def _template_path(stack: str, scorecard: dict) -> str:
+    assembly = scorecard["target"].get("assembly")
+    name = f"{stack}.template.json"
+    return str(PurePosixPath(assembly) / name) if assembly else name
+
+
+def _artifact(path: str) -> dict:
+    """A relative path against %SRCROOT% (the app directory); an absolute one as a file URI."""
+    posix = PurePosixPath(path.replace("\\", "/"))
+    if posix.is_absolute():
+        return {"uri": "file://" + quote(str(posix))}
+    return {"uri": quote(str(posix)), "uriBaseId": SRCROOT}
+
+
+def _logical_location(finding: dict, subject: str) -> dict:
+    return {"name": finding.get("logical_id") or finding["stack"], "fullyQualifiedName": subject,
+            "kind": "resource" if finding.get("logical_id") else "module"}
+
+
+def _suppression(finding: dict) -> dict:
+    suppression = {"kind": SUPPRESSION_KINDS.get(finding.get("suppression_source"), "external"), "status": "accepted"}
+    if finding.get("suppression_reason"):
+        suppression["justification"] = finding["suppression_reason"]
+    return suppression
+
+
+def _result_properties(finding: dict) -> dict:
+    properties = {
+        "severity": finding["severity"],
+        "category": finding["category"],
+        "stack": finding["stack"],
+        "logicalId": finding.get("logical_id"),
+        "resourceType": finding.get("resource_type"),
+        "engines": finding.get("engines") or [finding["engine"]],
+        "alsoReportedAs": finding.get("also_reported_as") or [],
+        "remediation": finding.get("remediation"),
+    }
+    if "new" in finding:
+        properties["new"] = finding["new"]
+    return properties
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+def _invocation(scorecard: dict) -> dict:
+    """Whether every engine ran; an engine that errored or was skipped is a notification."""
+    notifications = []
+    for engine in scorecard["engines"]:
+        if engine.get("status") == "ok":
+            continue
+        failed = engine.get("status") == "error"
+        what = "failed" if failed else "was skipped"
+        notifications.append({
+            "level": "error" if failed else "note",
+            "message": {"text": f"{engine['name']} {what}: {engine.get('error') or 'no reason given'}"},
+            "descriptor": {"id": f"engine/{engine['name']}"},
+        })
+    invocation = {"executionSuccessful": not any(e.get("status") == "error" for e in scorecard["engines"])}
+    if scorecard.get("generated_at"):
+        # SARIF's date-times are UTC written with a "Z" (ISO 8601's "+00:00" is not its form).
+        invocation["endTimeUtc"] = scorecard["generated_at"].replace("+00:00", "Z")
+    if notifications:
+        invocation["toolExecutionNotifications"] = notifications
+    return invocation
+
+
+def _run_properties(scorecard: dict) -> dict:
+    scores, gate = scorecard["scores"], scorecard["gate"]
+    return {
+        "target": scorecard["target"].get("name"),
+        "score": scores.get("overall"),
+        "grade": scores.get("grade"),
+        "gatePassed": gate.get("passed"),
+        "gateReasons": gate.get("reasons") or [],
+        "engines": {e["name"]: {"version": e.get("version"), "status": e.get("status")}
+                    for e in scorecard["engines"]},
+    }
