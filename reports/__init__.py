@@ -9,6 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 
+def finding_subject(finding: dict) -> str:
+    """The resource as a reader finds it: its construct path, else stack/logical ID (or the stack)."""
+    if finding.get("construct_path"):
+        return finding["construct_path"]
+    if finding.get("logical_id"):
+        return f"{finding['stack']}/{finding['logical_id']}"
+    return finding["stack"]
+
+
 def _markdown(scorecard: dict, baseline: dict | None) -> str:
     from reports.markdown import render_markdown
 

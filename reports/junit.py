@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 
 from checks.finding import SEVERITIES
 from checks.scorecard import check_scorecard
+from reports import finding_subject
 
 ENGINE_SUITE = "stackgrade"
 # XML 1.0 forbids most control characters even escaped; a message quoting odd template text must not break CI.
@@ -72,29 +73,21 @@ def _rule_case(suite: ET.Element, stack: str, rule_id: str, findings: list[dict]
         count = f"{len(failing)} resource{'s' if len(failing) != 1 else ''}"
         failure = ET.SubElement(case, "failure", type=severity,
                                 message=_clean(f"{severity}: {rule_id} fails on {count}: "
-                                               + ", ".join(_subject(f) for f in failing)))
+                                               + ", ".join(finding_subject(f) for f in failing)))
         failure.text = _clean("\n".join(_failure_line(f) for f in failing) + f"\nFix: {failing[0].get('remediation')}")
     elif suppressed:
         ET.SubElement(case, "skipped", message=_clean(f"suppressed on {len(suppressed)} resource"
                                                       f"{'s' if len(suppressed) != 1 else ''}"))
     if suppressed:
         out = ET.SubElement(case, "system-out")
-        out.text = _clean("\n".join(f"suppressed: {_subject(f)}: {f.get('suppression_reason') or 'no reason given'}"
+        out.text = _clean("\n".join(f"suppressed: {finding_subject(f)}: {f.get('suppression_reason') or 'no reason given'}"
                                     for f in suppressed))
 
 
 def _failure_line(finding: dict) -> str:
     also = f" (also {', '.join(finding['also_reported_as'])})" if finding.get("also_reported_as") else ""
-    return f"{finding['severity']}: {_subject(finding)} [{finding.get('resource_type') or 'stack'}]: " \
+    return f"{finding['severity']}: {finding_subject(finding)} [{finding.get('resource_type') or 'stack'}]: " \
            f"{finding['message']}{also}"
-
-
-def _subject(finding: dict) -> str:
-    if finding.get("construct_path"):
-        return finding["construct_path"]
-    if finding.get("logical_id"):
-        return f"{finding['stack']}/{finding['logical_id']}"
-    return finding["stack"]
 
 
 def _engine_case(suite: ET.Element, engine: dict) -> None:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from checks.finding import SEVERITIES
 from checks.scorecard import check_scorecard
+from reports import finding_subject
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -105,7 +106,7 @@ def _identifier(title: str) -> str:
 
 
 def _result(finding: dict, rule_index: int, scorecard: dict) -> dict:
-    subject = _subject(finding)
+    subject = finding_subject(finding)
     result = {
         "ruleId": finding["rule_id"],
         "ruleIndex": rule_index,
@@ -121,15 +122,6 @@ def _result(finding: dict, rule_index: int, scorecard: dict) -> dict:
     if finding.get("suppressed"):
         result["suppressions"] = [_suppression(finding)]
     return result
-
-
-def _subject(finding: dict) -> str:
-    """The resource as a reader finds it: its construct path, else stack/logical ID (or the stack)."""
-    if finding.get("construct_path"):
-        return finding["construct_path"]
-    if finding.get("logical_id"):
-        return f"{finding['stack']}/{finding['logical_id']}"
-    return finding["stack"]
 
 
 def _physical_location(finding: dict, scorecard: dict) -> dict:
