@@ -395,6 +395,8 @@ def _assembly_keys(targets: Sequence[Target], options: GradeOptions) -> dict[str
     context = dict(options.context)
     if any(t.kind == "reference" for t in targets):
         code, versions = _code_digest(REFERENCE_CODE), _versions()
+    if any(t.kind == "app" for t in targets):
+        synthesis_code = _code_digest(("checks/synthesis",))
     for target in targets:
         if target.kind == "reference":
             keys[target.name] = digest("reference", target.system, target.variant, options.suffix, packs, code,
@@ -410,8 +412,7 @@ def _assembly_keys(targets: Sequence[Target], options: GradeOptions) -> dict[str
             # A non-Python app: its toolchain is unknown to us, so its identity is the command alone.
             identity = _python_identity(command.interpreter) if command is not None else [config.command]
             sources = files_digest(source_files(target.path), target.path)
-            keys[target.name] = digest("app", sources, identity, config.command, context, packs,
-                                       _code_digest(("checks/synthesis",)))
+            keys[target.name] = digest("app", sources, identity, config.command, context, packs, synthesis_code)
     return keys
 
 
@@ -514,7 +515,10 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
     """
     progress = progress or _Silent()
     cache = Cache(options.cache_dir) if options.cache_dir is not None else None
-    result_code = _code_digest(RESULT_CODE) if cache is not None else ""
+    # Everything an engine result depends on besides the engine and the templates, hashed once per run.
+    engine_inputs = digest(options.engine_options.nag_packs, options.engine_options.guard_control_tower,
+                           options.engine_options.config.model_dump(mode="json"),
+                           _code_digest(RESULT_CODE)) if cache is not None else ""
     ready: queue.Queue[_Ready | None] = queue.Queue()
     pending: dict[str, tuple[_Ready, dict[str, EngineRun]]] = {}
     finished: list[Graded] = []
@@ -566,14 +570,12 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
                     run = EngineRun(name, None, "skipped", 0.0, "skipped on request (--skip)")
                     pending[item.target.name][1][name] = run
                     progress.engine_done(item.target, run)
+                # The assembly's templates are hashed once per target, not once per engine.
+                templates = files_digest(assembly_files(item.assembly), item.assembly) if cache is not None else ""
                 for name in active:
                     key = None
                     if cache is not None:
-                        files = assembly_files(item.assembly)
-                        key = digest("engine", name, options.engine_options.nag_packs,
-                                     options.engine_options.guard_control_tower,
-                                     options.engine_options.config.model_dump(mode="json"), result_code,
-                                     files_digest(files, item.assembly))
+                        key = digest("engine", name, engine_inputs, templates)
                         hit = cache.get_json("engine", key)
                         if hit is not None:
                             job = _Job(0, item.target, item.assembly, key)
