@@ -554,11 +554,14 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
     done_materializing = False
     try:
         while not done_materializing or pending:
+            # With no engine to poll, wait on the assemblies themselves instead of spinning.
+            wait_for_assembly = pool is None
             while True:
                 try:
-                    item = ready.get_nowait()
+                    item = ready.get(timeout=_POLL_SECONDS) if wait_for_assembly else ready.get_nowait()
                 except queue.Empty:
                     break
+                wait_for_assembly = False
                 if item is None:
                     done_materializing = True
                     break
@@ -590,8 +593,6 @@ def grade(targets: Sequence[Target], options: GradeOptions, progress: Progress |
                 yield finished.pop(0)
             if pool is not None and (pending or not done_materializing):
                 pool.poll(_POLL_SECONDS)
-            elif not done_materializing:
-                time.sleep(_POLL_SECONDS)
         while finished:
             yield finished.pop(0)
     finally:
