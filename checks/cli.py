@@ -1,4 +1,5 @@
-"""The ``stackgrade`` command: ``grade`` (write scorecards), ``gate`` (exit code for CI) and ``rules`` (the catalogue).
+"""The ``stackgrade`` command: ``grade`` (write scorecards and reports), ``gate`` (exit code for CI), ``rules`` (the
+catalogue) and ``report`` (re-render stored scorecards).
 
 Exit codes: 0 success (``gate``: passed), 1 the gate failed, 2 usage, input or engine error.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import posixpath
 import shutil
 import sys
 import time
@@ -15,19 +17,32 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
+from rich.markup import escape as markup
 from rich.table import Table
 
 from checks.config import ConfigError, StackgradeConfig, load_config, parse_config
 from checks.engines import DEFAULT_NAG_PACKS, ENGINE_NAMES, NAG_PACKS, EngineOptions
 from checks.orchestrator import ENGINE_CLASSES, GradeOptions, Graded, InputError, Target, grade
-from checks.scorecard import EngineRun, ScorecardError, build_scorecard, read_scorecard, write_scorecard
+from checks.scorecard import (
+    EngineRun,
+    ScorecardError,
+    build_scorecard,
+    read_scorecard,
+    target_locations,
+    write_scorecard,
+)
 from checks.assembly import Assembly, AssemblyError
-from reports import RENDERERS
+from reports import RENDERERS, ReportError
+from reports.sarif import check_path_prefix, with_path_prefix
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
 REFERENCES = "references"
 TEMPLATE_SUFFIXES = (".json", ".yaml", ".yml", ".template")
 SEVERITY_STYLE = {"critical": "bold red", "high": "red", "medium": "yellow", "low": "cyan", "info": "dim"}
+INDEX_FILE = "index.html"  # beside the targets' folders when a run grades several
+WORST_SHOWN = 3  # findings the terminal summary names per failing target
+PREFIX_HELP = ("the app directory's path from the repository root, for SARIF locations where git does not know it "
+               "(a copy without .git, a submodule); default: found from the git work tree")
 
 
 class UsageError(Exception):
@@ -123,19 +138,32 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--no-cache", action="store_true", help="grade from scratch (no cached results)")
         command.add_argument("--cache-dir", type=Path, help="cache folder (default $STACKGRADE_CACHE_DIR or "
                                                            "~/.cache/stackgrade)")
-        command.add_argument("-q", "--quiet", action="store_true", help="no progress, only the summary")
+        command.add_argument("--sarif-path-prefix", metavar="PREFIX", help=PREFIX_HELP)
+        command.add_argument("-q", "--quiet", action="store_true",
+                             help="no progress; only the summary table and the report paths")
     rules = commands.add_parser("rules", help="list the rule catalogue", description="list the rule catalogue")
     rules.add_argument("--format", choices=("table", "json"), default="table")
     from reports import FORMATS
 
-    text = "re-render a stored scorecard.json as a report (stdout unless -o)"
+    text = ("re-render stored scorecards as a report (stdout unless -o); several make one report: a PR comment "
+            "with a row per target, the HTML index page, one SARIF log with a run per target, one JUnit document")
     report = commands.add_parser("report", help=text, description=text)
-    report.add_argument("scorecard", type=Path, metavar="SCORECARD", help="a scorecard.json written by grade or gate")
+    report.add_argument("scorecards", nargs="+", type=Path, metavar="SCORECARD",
+                        help="a scorecard.json written by grade or gate")
     report.add_argument("--format", choices=FORMATS, default=FORMATS[0], help="report format (default %(default)s)")
     report.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the report here instead of stdout")
-    report.add_argument("--baseline", type=Path, metavar="SCORECARD",
-                        help="the baseline scorecard it was gated against: names the fixed findings")
+    report.add_argument("--baseline", type=Path, metavar="SCORECARD|DIR",
+                        help="the baseline scorecard it was gated against (names the fixed findings); for several "
+                             "scorecards a folder of <target name>/scorecard.json, as gate --baseline takes it")
+    report.add_argument("--sarif-path-prefix", metavar="PREFIX", help=PREFIX_HELP)
     return parser
+
+
+def _path_prefix(prefix: str | None) -> str | None:
+    """The --sarif-path-prefix, checked before any work starts (PathPrefixError names what to give)."""
+    if prefix is not None:
+        check_path_prefix(prefix)
+    return prefix
 
 
 def _context(pairs: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -248,7 +276,28 @@ class ConsoleProgress:
         self.line(f"{target.name}: {run.name} {detail}")
 
 
-def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]]) -> None:
+def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]], quiet: bool, index: Path | None) -> None:
+    """The table; then per target its reports (HTML first), and for a failing one, unless quiet, the gate's
+    reasons and its worst unsuppressed findings."""
+    console.print(_table(scorecards))
+    if index is not None:
+        console.print(f"all targets: {markup(str(index))}")
+    for path, card in scorecards:
+        reports = report_files(path)
+        also = f" (also {', '.join(p.name for p in reports[1:])})" if len(reports) > 1 else ""
+        console.print(f"{markup(card['target']['name'])}: {markup(str(reports[0]))}{markup(also)}")
+        if quiet or card["gate"]["passed"]:
+            continue
+        for reason in card["gate"]["reasons"]:
+            console.print(f"  [red]gate[/red]: {markup(reason)}")
+        worst = worst_findings(card)
+        for finding in worst[:WORST_SHOWN]:
+            console.print("  " + finding_line(finding, card))
+        if len(worst) > WORST_SHOWN:
+            console.print(f"  … and {len(worst) - WORST_SHOWN} more in {markup(reports[0].name)}")
+
+
+def _table(scorecards: Sequence[tuple[Path, dict]]) -> Table:
     table = Table(title="stackgrade scorecard", title_justify="left")
     for column in ("target", "score", "gate", *SEVERITY_STYLE, "suppressed", "engines not run"):
         table.add_column(column, justify="left" if column in ("target", "gate", "engines not run") else "right")
@@ -258,16 +307,62 @@ def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]]) -> None:
         scores = card["scores"]
         overall = "n/a" if scores["overall"] is None else f"{scores['overall']} {scores.get('grade', '')}".strip()
         table.add_row(
-            card["target"]["name"], overall,
+            markup(card["target"]["name"]), overall,
             "[green]pass[/green]" if card["gate"]["passed"] else "[bold red]FAIL[/bold red]",
             *(f"[{style}]{by_severity.get(s, 0)}[/]" if by_severity.get(s) else "0" for s, style in SEVERITY_STYLE.items()),
             str(card["summary"]["suppressed"]), not_run or "-",
         )
-    console.print(table)
-    for path, card in scorecards:
-        console.print(f"{card['target']['name']}: {path}", highlight=False)
-        for reason in () if card["gate"]["passed"] else card["gate"]["reasons"]:
-            console.print(f"  [red]gate[/red]: {reason}", highlight=False)
+    return table
+
+
+def report_files(scorecard_path: Path) -> list[Path]:
+    """The reports written beside a scorecard, the HTML page first (what a person opens), the scorecard last."""
+    names = sorted((file_name for _, file_name in RENDERERS.values()), key=lambda name: not name.endswith(".html"))
+    return [scorecard_path.parent / name for name in names if (scorecard_path.parent / name).is_file()] + \
+        [scorecard_path]
+
+
+def worst_findings(card: dict) -> list[dict]:
+    """Unsuppressed findings, worst first; with a baseline only the new ones (the rest do not fail the gate)."""
+    from checks.finding import SEVERITIES
+
+    counted = [f for f in card["findings"] if not f.get("suppressed")]
+    if card["gate"].get("baseline") is not None:
+        counted = [f for f in counted if f.get("new")]
+    return sorted(counted, key=lambda f: SEVERITIES.index(f["severity"]))
+
+
+def finding_line(finding: dict, card: dict) -> str:
+    """``high     SG-DLQ-001  Shop/Orders/Resource  infra/app/stack.py:12`` (markup-escaped): the CDK source line,
+    else the resource's line in its stack's template; from the repository root when the scorecard knows it."""
+    from reports import finding_subject
+
+    locations = card["target"].get("locations") or {}
+    source = finding.get("source") or {}
+    if source.get("file"):
+        where = f"{_in_repo(source['file'], locations.get('sources_in_repo'))}:{source.get('line') or 1}"
+    else:
+        stack = finding.get("nested_stack") or finding["stack"]
+        template = (locations.get("templates") or {}).get(stack) or f"{stack}.template.json"
+        where = f"{_in_repo(template, locations.get('templates_in_repo'))}:{finding.get('template_line') or 1}"
+    severity = finding["severity"]
+    return (f"[{SEVERITY_STYLE[severity]}]{severity:<8}[/] {markup(finding['rule_id'])}  "
+            f"{markup(finding_subject(finding))}  [dim]{markup(where)}[/dim]")
+
+
+def _in_repo(path: str, folder: str | None) -> str:
+    return path if folder is None or posixpath.isabs(path) else posixpath.normpath(posixpath.join(folder, path))
+
+
+def next_step(scorecards: Sequence[tuple[Path, dict]], index: Path | None, targets: Sequence[str]) -> str:
+    """One line: what to open and what to do, or that nothing is to be done."""
+    failing = [card for _, card in scorecards if not card["gate"]["passed"]]
+    if not failing:
+        return "[green]Next:[/green] nothing to fix; the gate passes."
+    first = index or next(report_files(path)[0] for path, card in scorecards if not card["gate"]["passed"])
+    again = " ".join(targets)
+    return (f"[bold]Next:[/bold] open {markup(str(first))}, fix what the gate names (each finding says how) or "
+            f"suppress it with a reason, then run `stackgrade gate {markup(again)}` again.")
 
 
 # --- commands -----------------------------------------------------------------------------------------------------
@@ -275,6 +370,7 @@ def _summary(console: Console, scorecards: Sequence[tuple[Path, dict]]) -> None:
 
 def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dict]]:
     targets = resolve_targets(args.targets)
+    prefix = _path_prefix(args.sarif_path_prefix)
     config = _config(args, targets)
     options = _options(args, config)
     baselines = _baselines(args.baseline, targets)
@@ -284,7 +380,7 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
     progress.line(f"grading {len(targets)} target{'s' * (len(targets) != 1)} with {', '.join(engines) or 'no engine'}"
                   f"{'; synthesizing first' if any(t.kind != 'assembly' for t in targets) else ''}")
     for graded in grade(targets, options, progress):
-        card = _scorecard(graded, config, baselines[graded.target.name])
+        card = with_path_prefix(_scorecard(graded, config, baselines[graded.target.name]), prefix)
         path = options.build_dir / "reports" / graded.target.name / "scorecard.json"
         write_scorecard(card, path)
         baseline = baselines[graded.target.name]
@@ -293,20 +389,48 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
         written.append((path, card))
     order = [t.name for t in targets]
     written.sort(key=lambda item: order.index(item[1]["target"]["name"]))
-    _summary(console, written)
+    index = _write_index(options.build_dir / "reports", written) if len(written) > 1 else None
+    _summary(console, written, args.quiet, index)
     errors = [e for _, card in written for e in card["engines"] if e["status"] == "error"]
     for engine in errors:
-        console.print(f"[bold red]engine error[/bold red] {engine['name']}: {engine['error']} — fix it, or pass "
-                      f"--skip {engine['name']} to grade without it (the gate then records it as skipped)",
+        console.print(f"[bold red]engine error[/bold red] {engine['name']}: {markup(engine['error'])} — fix it, or "
+                      f"pass --skip {engine['name']} to grade without it (the gate then records it as skipped)",
                       highlight=False)
+    console.print(next_step(written, index, args.targets))
     return (EXIT_ERROR if errors else EXIT_OK), [card for _, card in written]
+
+
+def _write_index(folder: Path, written: Sequence[tuple[Path, dict]]) -> Path:
+    """``<reports>/index.html``: the page comparing the targets graded in this run, linking each one's page."""
+    from reports.html import render_index
+
+    links = [path.parent.relative_to(folder).joinpath("scorecard.html").as_posix() for path, _ in written]
+    index = folder / INDEX_FILE
+    index.write_text(render_index([card for _, card in written], links=links), encoding="utf-8")
+    return index
 
 
 def _scorecard(graded: Graded, config: StackgradeConfig, baseline: tuple[dict, Path] | None) -> dict:
     target = graded.target.describe() | {"assembly": str(graded.assembly)}
-    return build_scorecard(target=target, assembly=Assembly.load(graded.assembly), runs=graded.runs, config=config,
+    # A lone template is graded through a JSON copy; its findings point at the file the user gave.
+    lone = graded.target.kind == "assembly" and graded.target.path is not None and graded.target.path.is_file()
+    assembly = Assembly.load(graded.target.path if lone else graded.assembly)
+    target["locations"] = target_locations(_sources(graded), assembly)
+    return build_scorecard(target=target, assembly=assembly, runs=graded.runs, config=config,
                            synth_record=graded.synth_record, baseline=baseline[0] if baseline else None,
                            baseline_path=baseline[1] if baseline else None)
+
+
+def _sources(graded: Graded) -> Path:
+    """The folder the synthesis recorded source files relative to: the app directory; for the reference
+    systems stackgrade's own; for an assembly or template given as such, the folder holding it (where the app
+    that made it usually is)."""
+    if graded.target.kind == "reference":
+        from checks.synthesis.synth import PROJECT_ROOT
+
+        return PROJECT_ROOT
+    assert graded.target.path is not None
+    return graded.target.path if graded.target.kind == "app" else graded.target.path.resolve().parent
 
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:
@@ -332,11 +456,24 @@ def run_rules(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """Render a stored scorecard; written as plain text (never through rich, which would read markup in it)."""
-    from reports import render
+    """Render stored scorecards; written as plain text (never through rich, which would read markup in it)."""
+    from reports import render, render_combined
 
-    text = render(read_scorecard(args.scorecard), args.format,
-                  baseline=read_scorecard(args.baseline) if args.baseline else None)
+    prefix = _path_prefix(args.sarif_path_prefix)
+    cards = [with_path_prefix(read_scorecard(path), prefix) for path in args.scorecards]
+    names = [card["target"].get("name") for card in cards]
+    clashes = sorted({str(n) for n in names if names.count(n) > 1})
+    if clashes:
+        raise UsageError(f"several scorecards of the target {', '.join(clashes)}: one report holds each target once "
+                         "(its SARIF category, its baseline); report them apart")
+    baselines = _report_baselines(args.baseline, args.scorecards, names)
+    if len(cards) == 1:
+        text = render(cards[0], args.format, baseline=baselines[0])
+    else:
+        start = args.output.parent if args.output is not None else Path.cwd()
+        links = [Path(os.path.relpath(path.parent / "scorecard.html", start.resolve())).as_posix()
+                 for path in (p.resolve() for p in args.scorecards)]
+        text = render_combined(cards, args.format, baselines=baselines, links=links)
     if args.output is None:
         sys.stdout.write(text)
         return EXIT_OK
@@ -346,6 +483,20 @@ def run_report(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"-o {args.output}: cannot write the report ({error.strerror}); choose another path") from None
     return EXIT_OK
+
+
+def _report_baselines(path: Path | None, scorecards: Sequence[Path], names: Sequence[object]) -> list[dict | None]:
+    """One baseline per scorecard: a file for a single scorecard, else a folder matched by target name (a target
+    without a folder there has none, as gate --baseline does it)."""
+    if path is None:
+        return [None] * len(scorecards)
+    if path.is_dir():
+        found = [path / str(name) / "scorecard.json" for name in names]
+        return [read_scorecard(candidate) if candidate.is_file() else None for candidate in found]
+    if len(scorecards) != 1:
+        raise UsageError(f"--baseline {path}: for several scorecards give a folder of <target name>/scorecard.json "
+                         "(like the build/reports of the base commit), not one file")
+    return [read_scorecard(path)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -362,7 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "gate" and code == EXIT_OK:
             code = EXIT_OK if all(card["gate"]["passed"] for card in cards) else EXIT_GATE_FAILED
         return code
-    except (UsageError, InputError, ConfigError, ScorecardError, AssemblyError) as error:
+    except (UsageError, InputError, ConfigError, ScorecardError, AssemblyError, ReportError) as error:
         errors.print(f"[bold red]stackgrade {args.command}:[/bold red] {error}", highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:

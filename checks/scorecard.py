@@ -11,12 +11,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePath
 
-from checks.assembly import Assembly
+from checks.assembly import Assembly, Stack
 from checks.config import StackgradeConfig
 from checks.engines import ENGINE_NAMES, EngineResult
 from checks.finding import CATEGORIES, SEVERITIES
@@ -68,6 +69,7 @@ def build_scorecard(*, target: dict, assembly: Assembly, runs: list[EngineRun], 
     diff = diff_against(merged.findings, baseline, str(baseline_path) if baseline_path else None) \
         if baseline is not None else None
     findings = sorted(merged.findings, key=_order)
+    lines = TemplateLines()
     return {
         "schema": SCHEMA,
         "stackgrade_version": stackgrade_version(),
@@ -78,7 +80,7 @@ def build_scorecard(*, target: dict, assembly: Assembly, runs: list[EngineRun], 
         "scores": scores.to_dict(),
         "gate": decide(findings, scores, runs, config.gate, diff),
         "summary": _summary(findings),
-        "findings": [_finding(item, diff.is_new(item) if diff is not None else None) for item in findings],
+        "findings": [_finding(item, diff.is_new(item) if diff is not None else None, lines) for item in findings],
         "unmapped_rule_ids": merged.unmapped,
         "unused_suppressions": merged.unused_suppressions,
     }
@@ -124,13 +126,66 @@ def _engine(run: EngineRun) -> dict:
     }
 
 
-def _finding(item: MergedFinding, new: bool | None) -> dict:
+def _finding(item: MergedFinding, new: bool | None, lines: TemplateLines) -> dict:
     data = item.finding.to_dict()
     data["suppression_source"] = item.suppressed_by
     data["fingerprints"] = list(item.fingerprints)
     if new is not None:
         data["new"] = new
+    # Where the resource sits in the assembly, for reports that point at the template when there is no source
+    # line: the nested stack it is in (``stack`` is the top-level one) and its line in that stack's template.
+    if item.own_stack != item.finding.stack:
+        data["nested_stack"] = item.own_stack
+    line = lines.line(item.resource.stack, item.resource.logical_id) if item.resource is not None else None
+    if line is not None:
+        data["template_line"] = line
     return data
+
+
+# A mapping key at the start of a line, JSON ("Key": {) or YAML (Key: / 'Key':).
+_KEY_LINE = re.compile(r"""^(\s*)["']?([A-Za-z0-9_.:-]+)["']?\s*:""")
+
+
+class TemplateLines:
+    """The line of each resource's key in its template file, each file read once."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[Path, dict[str, int]] = {}
+
+    def line(self, stack: Stack, logical_id: str) -> int | None:
+        if stack.path is None:
+            return None
+        if stack.path not in self._by_path:
+            self._by_path[stack.path] = resource_lines(stack.path)
+        return self._by_path[stack.path].get(logical_id)
+
+
+def resource_lines(path: Path) -> dict[str, int]:
+    """Logical ID -> 1-based line of its key under ``Resources`` in a JSON or block-style YAML template.
+
+    A scan of the text, not a parse: template parsers drop line numbers. A layout it does not
+    recognize (one-line JSON, flow-style YAML) gives no lines, and reports fall back to line 1.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    found: dict[str, int] = {}
+    top = level = None
+    inside = False
+    for number, line in enumerate(text.splitlines(), 1):
+        match = _KEY_LINE.match(line)
+        if match is None:
+            continue
+        indent, key = len(match.group(1)), match.group(2)
+        top = indent if top is None else top
+        if indent <= top:
+            inside, level = indent == top and key == "Resources", None
+        elif inside:
+            level = indent if level is None else level
+            if indent == level:
+                found.setdefault(key, number)
+    return found
 
 
 def _summary(findings: list[MergedFinding]) -> dict:
@@ -144,6 +199,51 @@ def _summary(findings: list[MergedFinding]) -> dict:
         "by_engine": {e: sum(e in f.engines for f in counted) for e in engines},
         "suppressed": len(findings) - len(counted),
     }
+
+
+# --- where the app and its templates sit in the repository -----------------------------------------
+
+
+def work_tree_root(path: Path) -> Path | None:
+    """The root of the git work tree holding ``path``: the nearest folder up with a ``.git`` (a folder, or the
+    file a linked worktree or submodule has); None outside any."""
+    for folder in (path, *path.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def target_locations(sources: Path, assembly: Assembly) -> dict:
+    """The scorecard's ``target.locations``: where the paths in the scorecard are relative to.
+
+    ``sources`` is the folder the findings' ``source.file`` paths are relative to (the app directory).
+    The result, every path POSIX and relative ("." for the folder itself, null when outside it):
+
+    - ``templates``: each stack's template file (nested stacks by their own name), from the assembly folder
+      (a lone template's folder);
+    - ``sources_in_repo`` and ``templates_in_repo``: the sources folder and the assembly folder from the
+      root of the git work tree that holds the sources (null, both, when there is none);
+    - ``templates_in_sources``: the assembly folder from the sources folder.
+    """
+    sources = sources.resolve()
+    folder = Path(assembly.source).resolve() if assembly.source is not None else sources
+    folder = folder if folder.is_dir() else folder.parent
+    root = work_tree_root(sources)
+    return {
+        "sources_in_repo": _relative(sources, root) if root is not None else None,
+        "templates_in_repo": _relative(folder, root) if root is not None else None,
+        "templates_in_sources": _relative(folder, sources),
+        "templates": {stack.name: _relative(stack.path.resolve(), folder)
+                      for stack in assembly.stacks if stack.path is not None},
+    }
+
+
+def _relative(path: Path, start: Path) -> str | None:
+    """``path`` from ``start`` as a POSIX path; None when it is not inside ``start``."""
+    try:
+        return PurePath(path).relative_to(start).as_posix()
+    except ValueError:
+        return None
 
 
 # --- files ---------------------------------------------------------------------------------------

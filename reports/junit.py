@@ -5,7 +5,8 @@ a ``<failure>`` listing every offending resource (construct path) with its messa
 any finding is unsuppressed, ``<skipped>`` when all were suppressed. A last suite,
 ``stackgrade``, holds one test case per engine (``<error>`` when it errored, ``<skipped>``
 when skipped) and one for the gate. The scorecard does not list the rules that passed, so
-only rules with a finding appear.
+only rules with a finding appear. :func:`render_junit_combined` puts several targets in one document,
+every suite and test class named after its target.
 """
 
 from __future__ import annotations
@@ -26,14 +27,32 @@ def render_junit(scorecard: dict) -> str:
     """The JUnit XML document (UTF-8 text) of one scorecard; ScorecardError if it is none."""
     check_scorecard(scorecard, "the scorecard to render as JUnit XML")
     root = ET.Element("testsuites", name=_clean(f"stackgrade {scorecard['target'].get('name', '')}".strip()))
+    _add_suites(root, scorecard, "")
+    return _document(root)
+
+
+def render_junit_combined(scorecards: list[dict]) -> str:
+    """One JUnit XML document for several scorecards: each target's suites, named ``<target>/<suite>``."""
+    for scorecard in scorecards:
+        check_scorecard(scorecard, "the scorecard to render as JUnit XML")
+    root = ET.Element("testsuites", name="stackgrade")
+    for scorecard in scorecards:
+        _add_suites(root, scorecard, f"{scorecard['target'].get('name', 'target')}/")
+    return _document(root)
+
+
+def _add_suites(root: ET.Element, scorecard: dict, prefix: str) -> None:
     for stack, findings in _by_stack(scorecard).items():
-        suite = _suite(root, stack, scorecard)
+        suite = _suite(root, prefix + stack, scorecard)
         for rule_id, group in _by_rule(findings).items():
-            _rule_case(suite, stack, rule_id, group)
-    suite = _suite(root, ENGINE_SUITE, scorecard)
+            _rule_case(suite, prefix + stack, rule_id, group)
+    suite = _suite(root, prefix + ENGINE_SUITE, scorecard)
     for engine in scorecard["engines"]:
-        _engine_case(suite, engine)
-    _gate_case(suite, scorecard["gate"])
+        _engine_case(suite, engine, prefix)
+    _gate_case(suite, scorecard["gate"], prefix)
+
+
+def _document(root: ET.Element) -> str:
     for element in [*root, root]:
         _count(element)
     ET.indent(root)
@@ -90,8 +109,8 @@ def _failure_line(finding: dict) -> str:
            f"{finding['message']}{also}"
 
 
-def _engine_case(suite: ET.Element, engine: dict) -> None:
-    case = ET.SubElement(suite, "testcase", classname=f"{ENGINE_SUITE}.engines", name=_clean(f"engine {engine['name']}"),
+def _engine_case(suite: ET.Element, engine: dict, prefix: str = "") -> None:
+    case = ET.SubElement(suite, "testcase", classname=_clean(f"{prefix}{ENGINE_SUITE}.engines"), name=_clean(f"engine {engine['name']}"),
                          time=f"{float(engine.get('seconds') or 0):.2f}")
     status, reason = engine.get("status"), _clean(engine.get("error") or "no reason given")
     if status == "error":
@@ -101,8 +120,8 @@ def _engine_case(suite: ET.Element, engine: dict) -> None:
         ET.SubElement(case, "skipped", message=f"{engine['name']} was skipped: {reason}")
 
 
-def _gate_case(suite: ET.Element, gate: dict) -> None:
-    case = ET.SubElement(suite, "testcase", classname=f"{ENGINE_SUITE}.gate", name="gate")
+def _gate_case(suite: ET.Element, gate: dict, prefix: str = "") -> None:
+    case = ET.SubElement(suite, "testcase", classname=_clean(f"{prefix}{ENGINE_SUITE}.gate"), name="gate")
     if not gate.get("passed"):
         reasons = [_clean(reason) for reason in gate.get("reasons") or []]
         failure = ET.SubElement(case, "failure", type="gate", message="; ".join(reasons) or "the gate failed")

@@ -1,10 +1,12 @@
 """The Markdown report: a pull-request comment rendered from ``scorecard.json`` alone.
 
-Order: verdict and score first, the gate's reasons, per-category scores, the baseline diff (when the
+It starts with :data:`MARKER`, an HTML comment GitHub does not show, by which a workflow finds its own
+comment to update. Order: verdict and score first, the gate's reasons, per-category scores, the baseline diff (when the
 scorecard has one), unsuppressed findings by severity, suppressed findings, engines. Everything that can
 grow with the app is budgeted so the comment stays under GitHub's 65,536-character limit; what does not
-fit is counted ("… and 1,234 more medium findings"). Every string that may come from a template or an
-app is escaped, so a resource named ``<script>`` or containing ``|`` renders as text.
+fit is counted ("… and 1,234 more medium findings"). :func:`render_markdown_combined` puts several targets in
+one comment: a summary table, then each target's report in its share of the budget. Every string that may
+come from a template or an app is escaped, so a resource named ``<script>`` or containing ``|`` renders as text.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import re
 from collections.abc import Iterable, Sequence
 
 from checks.finding import CATEGORIES, SEVERITIES
+from reports import ReportError
 
 GITHUB_COMMENT_LIMIT = 65_536
+MARKER = "<!-- stackgrade -->"  # the first line of every report: how a workflow finds the comment it posted
 # Room left under GitHub's limit for what a workflow wraps around the report (a marker comment, a title).
 DEFAULT_MAX_CHARS = 60_000
 OPEN_GROUP_MAX = 10  # a severity group with more findings than this is collapsed in <details>
@@ -30,7 +34,7 @@ _CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 _NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 
 
-class MarkdownError(ValueError):
+class MarkdownError(ReportError):
     """A scorecard the Markdown report cannot render."""
 
 
@@ -249,6 +253,10 @@ def severity_sections(findings: Sequence[dict], budget: Budget) -> list[str]:
 
 def render_markdown(scorecard: dict, *, baseline: dict | None = None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     """The report as Markdown; ``baseline`` (the earlier scorecard) names the fixed findings, else fingerprints."""
+    return f"{MARKER}\n{_report(scorecard, baseline, max_chars - len(MARKER) - 1)}"
+
+
+def _report(scorecard: dict, baseline: dict | None, max_chars: int) -> str:
     _check(scorecard)
     findings = scorecard["findings"]
     counted = [f for f in findings if not f.get("suppressed")]
@@ -272,6 +280,72 @@ def render_markdown(scorecard: dict, *, baseline: dict | None = None, max_chars:
         middle.append(budget.spend(_group(f"Suppressed ({len(suppressed):,})", items, collapse=True)))
     middle += _notes(scorecard, budget)
     return "\n\n".join(head + middle + tail) + "\n"
+
+
+# --- several targets in one comment -------------------------------------------------------------------------------
+
+
+def render_markdown_combined(scorecards: Sequence[dict], *, baselines: Sequence[dict | None] | None = None,
+                             max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """One comment for several targets: the overall verdict, a table with a row per target (gate, score, new and
+    fixed findings), then each target's report. The budget left after the table is shared: each report gets an
+    equal part of what is left when its turn comes, so room a short report leaves goes to the ones after it.
+    ``baselines`` (one per scorecard, or None) name each target's fixed findings."""
+    if not scorecards:
+        raise MarkdownError("no scorecards to report on; give at least one")
+    baselines = list(baselines) if baselines is not None else [None] * len(scorecards)
+    if len(baselines) != len(scorecards):
+        raise MarkdownError(f"{len(baselines)} baselines for {len(scorecards)} scorecards; give one (or None) each")
+    for card in scorecards:
+        _check(card)
+    head = "\n\n".join([MARKER + "\n" + combined_verdict(scorecards), summary_table(scorecards)])
+    separator = "\n\n---\n\n"
+    left = max_chars - len(head) - 1
+    parts = [head]
+    for position, (card, baseline) in enumerate(zip(scorecards, baselines)):
+        share = left // (len(scorecards) - position) - len(separator)
+        heading = f"## {escape(_name(card))}\n\n"
+        try:
+            section = heading + _report(card, baseline, share - len(heading))
+        except MarkdownError:
+            # Too many targets for the limit: the row in the table stays, with a pointer to the full report.
+            section = f"{heading}{verdict_line(card)}\n\nLeft out for the comment's size; see this target's " \
+                      "scorecard.md or scorecard.html.\n"
+            if len(section) > share:
+                raise MarkdownError(f"max_chars {max_chars:,} has no room for {len(scorecards)} targets; raise it "
+                                    "or report fewer targets at once") from None
+        parts.append(section)
+        left -= len(section) + len(separator)
+    return separator.join(parts)
+
+
+def combined_verdict(scorecards: Sequence[dict]) -> str:
+    """``**stackgrade: FAIL** · 2 of 5 targets failed the gate``."""
+    failed = sum(not card["gate"]["passed"] for card in scorecards)
+    if failed:
+        return f"**stackgrade: FAIL** · {failed} of {_plural(len(scorecards), 'target')} failed the gate"
+    return f"**stackgrade: pass** · {'the target' if len(scorecards) == 1 else f'all {len(scorecards)} targets'} " \
+           "passed the gate"
+
+
+def summary_table(scorecards: Sequence[dict]) -> str:
+    """A row per target: gate verdict, score, new and fixed findings against its baseline, unsuppressed findings."""
+    rows = ["| target | gate | score | new | fixed | findings |", "|---|:-:|--:|--:|--:|--:|"]
+    for card in scorecards:
+        scores, gate = card["scores"], card["gate"]
+        diff = gate.get("baseline")
+        new = (diff.get("new") or {}).get("count", 0) if diff else None
+        fixed = (diff.get("fixed") or {}).get("count", 0) if diff else None
+        new = "–" if new is None else (f"**{new:,}**" if new else "0")
+        fixed = "–" if fixed is None else f"{fixed:,}"
+        findings = sum(not f.get("suppressed") for f in card["findings"])
+        rows.append(f"| {cell(escape(_name(card)))} | {'pass' if gate['passed'] else '**FAIL**'} | "
+                    f"{_score(scores.get('overall'), scores.get('grade'))} | {new} | {fixed} | {findings:,} |")
+    return "\n".join(rows)
+
+
+def _name(card: dict) -> str:
+    return (card.get("target") or {}).get("name") or "target"
 
 
 def _notes(scorecard: dict, budget: Budget) -> list[str]:

@@ -1,22 +1,30 @@
-"""SARIF 2.1.0 for code scanning, rendered from a ``stackgrade/scorecard@1`` dict alone.
+"""SARIF 2.1.0 for code scanning, rendered from ``stackgrade/scorecard@1`` dicts alone.
 
-One run, one tool ("stackgrade") whose rules are every rule id with a finding, whichever
-engine reported it. A result points at the CDK source line that created the resource when
-the scorecard knows it (Python apps), else at the stack's template in the cloud assembly;
-its logical location is the construct path. ``partialFingerprints`` carry the finding's
-fingerprint, so code scanning keeps one alert per rule, stack and resource across runs.
+One run per graded target, one tool ("stackgrade") whose rules are every rule id with a finding,
+whichever engine reported it. A result points at the CDK source line that created the resource when
+the scorecard knows it (Python apps), else at the resource's line in its own stack's template (a nested
+stack's own ``*.nested.template.json``); its logical location is the construct path.
+``partialFingerprints`` carry the finding's fingerprint, so code scanning keeps one alert per rule,
+stack and resource across runs.
+
+Paths are relative to the repository root (``%SRCROOT%``) when the scorecard's ``target.locations``
+says where the app sits in its git work tree (or ``--sarif-path-prefix`` said it: :func:`with_path_prefix`),
+else relative to the app directory.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import posixpath
 import re
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from checks.finding import SEVERITIES
 from checks.scorecard import check_scorecard
-from reports import finding_subject
+from reports import ReportError, finding_subject
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA_URI = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -31,9 +39,30 @@ SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "
 SUPPRESSION_KINDS = {"engine": "inSource", "metadata": "inSource", "config": "external"}
 
 
+class PathPrefixError(ReportError):
+    """A ``--sarif-path-prefix`` that is not a relative path inside the repository."""
+
+
 def render_sarif(scorecard: dict) -> dict:
     """The SARIF log (a JSON-ready dict) of one scorecard; :class:`checks.scorecard.ScorecardError` if it is none."""
-    check_scorecard(scorecard, "the scorecard to render as SARIF")
+    return render_sarif_log([scorecard])
+
+
+def render_sarif_log(scorecards: Sequence[dict]) -> dict:
+    """One SARIF log with one run per scorecard (each its own code scanning category)."""
+    for scorecard in scorecards:
+        check_scorecard(scorecard, "the scorecard to render as SARIF")
+    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [_run(card) for card in scorecards]}
+
+
+def sarif_text(scorecard: dict | Sequence[dict]) -> str:
+    """:func:`render_sarif` (or :func:`render_sarif_log` of a list) as the text of a ``.sarif`` file
+    (2-space indented JSON, UTF-8)."""
+    cards = [scorecard] if isinstance(scorecard, dict) else list(scorecard)
+    return json.dumps(render_sarif_log(cards), indent=2, ensure_ascii=False) + "\n"
+
+
+def _run(scorecard: dict) -> dict:
     findings = scorecard["findings"]
     rules = _rules(findings)
     index = {rule["id"]: position for position, rule in enumerate(rules)}
@@ -46,16 +75,11 @@ def render_sarif(scorecard: dict) -> dict:
         # A category per target, so code scanning keeps the alerts of several graded apps apart.
         "automationDetails": {"id": f"stackgrade/{scorecard['target'].get('name', 'target')}/"},
         "invocations": [_invocation(scorecard)],
-        "originalUriBaseIds": {SRCROOT: {"description": {"text": "The CDK app directory (where stackgrade ran)."}}},
+        "originalUriBaseIds": {SRCROOT: {"description": {"text": _root_description(scorecard)}}},
         "results": [_result(finding, index[finding["rule_id"]], scorecard) for finding in findings],
         "properties": _run_properties(scorecard),
     }
-    return {"$schema": SARIF_SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
-
-
-def sarif_text(scorecard: dict) -> str:
-    """:func:`render_sarif` as the text of a ``scorecard.sarif`` file (2-space indented JSON, UTF-8)."""
-    return json.dumps(render_sarif(scorecard), indent=2, ensure_ascii=False) + "\n"
+    return run
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -125,25 +149,77 @@ def _result(finding: dict, rule_index: int, scorecard: dict) -> dict:
 
 
 def _physical_location(finding: dict, scorecard: dict) -> dict:
+    locations = scorecard["target"].get("locations") or {}
     source = finding.get("source")
     if source and source.get("file"):
-        return {"artifactLocation": _artifact(source["file"]), "region": {"startLine": max(int(source["line"]), 1)}}
-    # The template says nothing about lines in the scorecard; code scanning needs one, so line 1.
-    return {"artifactLocation": _artifact(_template_path(finding["stack"], scorecard)), "region": {"startLine": 1}}
+        return {"artifactLocation": _artifact(source["file"], locations.get("sources_in_repo")),
+                "region": {"startLine": max(int(source.get("line") or 1), 1)}}
+    # Without a line of the resource in its template (a stack-wide finding), line 1 of the template.
+    return {"artifactLocation": _template_artifact(finding, scorecard, locations),
+            "region": {"startLine": max(int(finding.get("template_line") or 1), 1)}}
 
 
-def _template_path(stack: str, scorecard: dict) -> str:
+def _template_artifact(finding: dict, scorecard: dict, locations: dict) -> dict:
+    """The template of the stack the resource is in: from ``target.locations`` when the scorecard has them
+    (scorecards of older versions: ``<assembly>/<top-level stack>.template.json``)."""
+    stack = finding.get("nested_stack") or finding["stack"]
+    template = (locations.get("templates") or {}).get(stack)
+    if template is not None:
+        if locations.get("sources_in_repo") is not None:
+            if locations.get("templates_in_repo") is not None:
+                return _artifact(posixpath.join(locations["templates_in_repo"], template), "")
+        elif locations.get("templates_in_sources") is not None:
+            return _artifact(posixpath.join(locations["templates_in_sources"], template), None)
     assembly = scorecard["target"].get("assembly")
-    name = f"{stack}.template.json"
-    return str(PurePosixPath(assembly) / name) if assembly else name
+    name = template or f"{finding['stack']}.template.json"
+    return _artifact(str(PurePosixPath(assembly) / name) if assembly else name, None)
 
 
-def _artifact(path: str) -> dict:
-    """A relative path against %SRCROOT% (the app directory); an absolute one as a file URI."""
+def _artifact(path: str, base: str | None) -> dict:
+    """A relative path against %SRCROOT%, with ``base`` (the folder it is relative to, from the repository
+    root) in front when known; an absolute path as a file URI."""
     posix = PurePosixPath(path.replace("\\", "/"))
     if posix.is_absolute():
         return {"uri": "file://" + quote(str(posix))}
-    return {"uri": quote(str(posix)), "uriBaseId": SRCROOT}
+    joined = posixpath.normpath(posixpath.join(base, str(posix))) if base else str(posix)
+    return {"uri": quote(joined), "uriBaseId": SRCROOT}
+
+
+def _root_description(scorecard: dict) -> str:
+    if (scorecard["target"].get("locations") or {}).get("sources_in_repo") is not None:
+        return "The root of the repository (the git work tree the app is in)."
+    return "The CDK app directory (no git work tree found; --sarif-path-prefix names its place in the repository)."
+
+
+# --- the app's place in the repository -----------------------------------------------------------
+
+
+def check_path_prefix(prefix: str) -> str:
+    """``prefix`` as a normalized relative POSIX path ("" for the repository root); :class:`PathPrefixError`
+    when it is absolute or leaves the repository."""
+    posix = prefix.replace("\\", "/").strip()
+    normalized = posixpath.normpath(posix) if posix else "."
+    if posixpath.isabs(posix) or re.match(r"^[A-Za-z]:", posix) or normalized == ".." or \
+            normalized.startswith("../"):
+        raise PathPrefixError(f"--sarif-path-prefix {prefix!r} must be a path relative to the repository root "
+                              "(like infra/app, or . for the root), the folder of the app in the repository")
+    return "" if normalized == "." else normalized
+
+
+def with_path_prefix(scorecard: dict, prefix: str | None) -> dict:
+    """The scorecard as if its app directory (the folder source files are relative to) sat at ``prefix`` in
+    the repository, whatever git said at grading time; unchanged when ``prefix`` is None."""
+    if prefix is None:
+        return scorecard
+    prefix = check_path_prefix(prefix)
+    card = copy.deepcopy(scorecard)
+    locations = card["target"].setdefault("locations", {})
+    inside = locations.get("templates_in_sources")
+    locations["sources_in_repo"] = prefix or "."
+    # Templates outside the app directory have no known place relative to the prefix.
+    locations["templates_in_repo"] = posixpath.normpath(posixpath.join(prefix, inside)) if inside is not None \
+        else None
+    return card
 
 
 def _logical_location(finding: dict, subject: str) -> dict:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
+from rich.console import Console
 
 from checks import cli
 from checks.cli import EXIT_ERROR, EXIT_GATE_FAILED, EXIT_OK, UsageError, main, resolve_targets
@@ -100,8 +105,9 @@ def test_grade_a_template_with_every_engine(tmp_path, capsys):
     assert {n: e["status"] for n, e in engines.items()} == {
         "stackgrade": "ok", "cdk-nag": "skipped", "checkov": "ok", "cfn-guard": "ok"}
     reports = tmp_path / "build" / "reports" / "queues"
-    assert sorted(p.name for p in reports.iterdir()) == ["junit.xml", "scorecard.json", "scorecard.md", "scorecard.sarif"]
-    assert (reports / "scorecard.md").read_text().startswith("**stackgrade: FAIL**")
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "junit.xml", "scorecard.html", "scorecard.json", "scorecard.md", "scorecard.sarif"]
+    assert (reports / "scorecard.md").read_text().startswith("<!-- stackgrade -->\n**stackgrade: FAIL**")
     assert "existing cloud assembly" in engines["cdk-nag"]["error"]
     dlq = {f["logical_id"] for f in card["findings"] if f["rule_id"] == "SG-DLQ-001"}
     assert dlq == {"Orders", "Payments"}
@@ -242,3 +248,168 @@ def test_an_app_whose_cdk_json_names_no_app_is_a_clear_error(tmp_path, capsys):
     (app / "cdk.json").write_text('{"context": {}}')
     assert _grade(tmp_path, str(app)) == EXIT_ERROR  # with the cache on: the key step defers to synthesis
     assert "app" in capsys.readouterr().err
+
+
+# --- gate against a baseline, the terminal summary, reports of several scorecards --------------------------------
+
+REPORT_FIXTURES = ROOT / "tests" / "reports" / "fixtures"
+GOLDEN = ROOT / "tests" / "reports" / "golden"
+
+
+def _key(finding: dict) -> tuple[str, str | None]:
+    return finding["rule_id"], finding["logical_id"]
+
+
+@pytest.fixture(scope="module")
+def gated_against_baseline(tmp_path_factory):
+    """shop graded before (the baseline), then gated after: Payments lost its DLQ, Legacy was removed."""
+    work = tmp_path_factory.mktemp("gate-baseline")
+    common = ["--cache-dir", str(work / "cache"), "--skip", "cdk-nag"]
+    assert main(["grade", str(REPORT_FIXTURES / "before" / "shop.yaml"), "--build-dir", str(work / "base"), "-q",
+                 *common]) == EXIT_OK
+    console = io.StringIO()
+    with contextlib.redirect_stdout(console):
+        code = main(["gate", str(REPORT_FIXTURES / "current" / "shop.yaml"), "--build-dir", str(work / "head"),
+                     "--baseline", str(work / "base" / "reports"), *common])
+    return code, work, console.getvalue()
+
+
+def test_gate_with_a_baseline_fails_only_on_new_findings_and_says_which(gated_against_baseline):
+    code, work, out = gated_against_baseline
+    assert code == EXIT_GATE_FAILED
+    card = json.loads((work / "head" / "reports" / "shop" / "scorecard.json").read_text())
+    before = json.loads((work / "base" / "reports" / "shop" / "scorecard.json").read_text())
+    diff = card["gate"]["baseline"]
+    assert {_key(f) for f in card["findings"] if f["new"]} == {
+        ("CKV_AWS_27", "Payments"), ("SG-DLQ-001", "Payments"), ("SG-ENC-001", "Payments"), ("SG-SUP-001", None)}
+    by_print = {fp: f for f in before["findings"] for fp in f["fingerprints"]}
+    assert {_key(by_print[fp]) for fp in diff["fixed"]["fingerprints"]} == {
+        ("SG-ALM-004", "Legacy"), ("SG-ALM-005", "PaymentsDlq"), ("SG-DLQ-001", "Legacy"),
+        ("SG-DLQ-003", "PaymentsDlq"),
+        ("SG-ENC-001", "Legacy"), ("SG-OUT-003", "Legacy"), ("SG-OUT-003", "PaymentsDlq"), ("SG-RMV-001", "Legacy"),
+        ("SG-RMV-001", "PaymentsDlq")}
+    unchanged = {_key(f) for f in card["findings"] if not f["new"]}
+    assert ("SG-DLQ-001", "Orders") in unchanged and diff["unchanged"]["count"] == len(unchanged) == 17
+    assert card["gate"]["reasons"][0] == "1 new unsuppressed high finding: SG-DLQ-001 on shop/Payments"
+    # The Markdown beside it says which findings are new and which were fixed.
+    markdown = (work / "head" / "reports" / "shop" / "scorecard.md").read_text()
+    assert "**4 new** · **9 fixed** · 17 unchanged" in markdown
+    assert "- high **SG-DLQ-001** SQS queues have a dead-letter queue · `Shop/Payments/Resource`" in markdown
+    assert "**SG-DLQ-001** SQS queues have a dead-letter queue · `Shop/Legacy/Resource`" in markdown.split(
+        "<details><summary>Fixed (9, by fingerprint):</summary>")[1]
+
+
+def test_the_summary_names_the_worst_new_findings_and_the_reports(gated_against_baseline):
+    _, work, out = gated_against_baseline
+    lines = out.splitlines()
+    first = cli.report_files(work / "head" / "reports" / "shop" / "scorecard.json")[0]
+    assert f"shop: {first} (also " in out
+    # Against a baseline only new findings fail the gate, so only they are named, worst first, at their line.
+    start = lines.index("  gate: 1 new unsuppressed high finding: SG-DLQ-001 on shop/Payments")
+    assert lines[start + 1].startswith("  gate: overall score 2.3 is under the minimum 7.0")
+    # The template's line of the resource (a whole-stack finding: line 1); CKV_AWS_27 is new but suppressed.
+    template = "tests/reports/fixtures/current/shop.yaml"  # from the repository root, as in the SARIF
+    assert [" ".join(line.split()) for line in lines[start + 2:start + 5]] == [
+        f"high SG-DLQ-001 Shop/Payments/Resource {template}:9",
+        f"medium SG-SUP-001 shop {template}:1",
+        f"medium SG-ENC-001 Shop/Payments/Resource {template}:9",
+    ]
+    assert (REPORT_FIXTURES / "current" / "shop.yaml").read_text().splitlines()[8] == "  Payments:"
+    assert lines[start + 5] == lines[-1] == (
+        f"Next: open {first}, fix what the gate names (each finding says how) or suppress it with a reason, "
+        f"then run `stackgrade gate {REPORT_FIXTURES / 'current' / 'shop.yaml'}` again.")
+
+
+def test_quiet_keeps_the_table_and_the_report_paths(tmp_path, capsys):
+    assert _grade(tmp_path, str(QUEUES), "--skip", "checkov", "--skip", "cfn-guard") == EXIT_OK
+    out = capsys.readouterr().out
+    assert "stackgrade scorecard" in out and "│ queues │" in out
+    assert f"queues: {cli.report_files(tmp_path / 'build' / 'reports' / 'queues' / 'scorecard.json')[0]}" in out
+    assert "SG-DLQ-001" not in out and "gate:" not in out
+    assert out.splitlines()[-1].startswith("Next: open ")
+
+
+def test_a_passing_run_says_so(tmp_path, capsys):
+    settings = tmp_path / "stackgrade.toml"
+    settings.write_text('[gate]\nmin_score = 0\nfail_on = []\n')
+    assert _grade(tmp_path, str(QUEUES), "--config", str(settings), "--skip", "checkov", "--skip", "cfn-guard",
+                  command="gate") == EXIT_OK
+    assert capsys.readouterr().out.splitlines()[-1] == "Next: nothing to fix; the gate passes."
+
+
+def test_grading_several_targets_writes_the_index_page(tmp_path, capsys):
+    shop = REPORT_FIXTURES / "current" / "shop.yaml"
+    assert _grade(tmp_path, str(QUEUES), str(shop), "--skip", "checkov", "--skip", "cfn-guard") == EXIT_OK
+    reports = tmp_path / "build" / "reports"
+    index = (reports / "index.html").read_text()
+    assert 'href="queues/scorecard.html"' in index and 'href="shop/scorecard.html"' in index
+    out = capsys.readouterr().out
+    assert f"all targets: {reports / 'index.html'}" in out
+    assert f"Next: open {reports / 'index.html'}," in out
+
+
+def test_report_of_several_scorecards_in_each_format(tmp_path, capsys):
+    from reports.markdown import render_markdown_combined
+
+    shop, queues = GOLDEN / "shop.scorecard.json", GOLDEN / "queues.scorecard.json"
+    baselines = tmp_path / "base"
+    (baselines / "shop").mkdir(parents=True)
+    (baselines / "shop" / "scorecard.json").write_text((GOLDEN / "shop-before.scorecard.json").read_text())
+    assert main(["report", str(shop), str(queues), "--baseline", str(baselines)]) == EXIT_OK
+    cards = [json.loads(shop.read_text()), json.loads(queues.read_text())]
+    before = json.loads((GOLDEN / "shop-before.scorecard.json").read_text())
+    assert capsys.readouterr().out == render_markdown_combined(cards, baselines=[before, None])
+
+    assert main(["report", "--format", "sarif", str(shop), str(queues)]) == EXIT_OK
+    log = json.loads(capsys.readouterr().out)
+    assert [run["properties"]["target"] for run in log["runs"]] == ["shop", "queues"]
+
+    assert main(["report", "--format", "junit", str(shop), str(queues), "-o", str(tmp_path / "junit.xml")]) == EXIT_OK
+    root = ElementTree.parse(tmp_path / "junit.xml").getroot()
+    assert root.get("name") == "stackgrade"
+    assert [suite.get("name") for suite in root] == ["shop/shop", "shop/stackgrade", "queues/queues",
+                                                     "queues/stackgrade"]
+    assert root.find("testsuite/testcase").get("classname").startswith("shop/shop.")
+    assert root.find("testsuite[@name='queues/stackgrade']/testcase[@name='gate']").get("classname") == \
+        "queues/stackgrade.gate"
+    assert int(root.get("tests")) == sum(int(suite.get("tests")) for suite in root)
+
+
+def test_report_index_links_relative_to_the_output_file(tmp_path):
+    shop, queues = GOLDEN / "shop.scorecard.json", GOLDEN / "queues.scorecard.json"
+    out = tmp_path / "site" / "index.html"
+    assert main(["report", "--format", "html", str(shop), str(queues), "-o", str(out)]) == EXIT_OK
+    page = out.read_text()
+    expected = Path(os.path.relpath(GOLDEN / "scorecard.html", out.parent)).as_posix()
+    assert f'href="{expected}"' in page and "queues" in page and "shop" in page
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["shop", "shop"], "several scorecards of the target shop: one report holds each target once"),
+        (["shop", "queues", "--baseline", "shop-before"], "for several scorecards give a folder of <target name>/"),
+    ],
+)
+def test_report_usage_errors(capsys, arguments, message):
+    paths = [str(GOLDEN / f"{a}.scorecard.json") if not a.startswith("-") else a for a in arguments]
+    assert main(["report", *paths]) == EXIT_ERROR
+    assert message in capsys.readouterr().err.replace("\n", "")
+
+
+def test_finding_lines_name_the_source_line_from_the_repository_root():
+    card = json.loads((GOLDEN / "queues.scorecard.json").read_text())
+    finding = dict(card["findings"][0], source={"file": "queues/stack.py", "line": 7}, severity="critical")
+    assert finding_text(finding, card) == "critical SG-ALM-004 queues/Audit tests/plugin_fixtures/queues/stack.py:7"
+    finding["source"] = {"file": "/abs/lib/constructs.py", "line": None}
+    assert finding_text(finding, card) == "critical SG-ALM-004 queues/Audit /abs/lib/constructs.py:1"
+    card["target"].pop("locations")  # a scorecard of an earlier version
+    finding.update(source=None, template_line=None, construct_path="Shop/[bold]x[/bold]")
+    assert finding_text(finding, card) == "critical SG-ALM-004 Shop/[bold]x[/bold] queues.template.json:1"
+
+
+def finding_text(finding: dict, card: dict) -> str:
+    """The summary line as the terminal shows it (markup applied), spaces collapsed."""
+    console = Console(file=io.StringIO(), width=200)
+    console.print(cli.finding_line(finding, card))
+    return " ".join(console.file.getvalue().split())

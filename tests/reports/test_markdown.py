@@ -11,9 +11,19 @@ import pytest
 from markdown_it import MarkdownIt
 
 from checks.cli import EXIT_ERROR, EXIT_OK, main as cli_main
-from reports import FORMATS, render
+from reports import FORMATS, render, render_combined
 from reports import goldens
-from reports.markdown import GITHUB_COMMENT_LIMIT, MarkdownError, code, escape, line_start, prose, render_markdown
+from reports.markdown import (
+    GITHUB_COMMENT_LIMIT,
+    MARKER,
+    MarkdownError,
+    code,
+    escape,
+    line_start,
+    prose,
+    render_markdown,
+    render_markdown_combined,
+)
 
 STALE = f"golden files are stale; regenerate them with `{goldens.COMMAND}`"
 
@@ -53,7 +63,8 @@ def test_goldens_session_writes_stale_files_and_check_lists_them(tmp_path, monke
     assert goldens.main([]) == 0
     assert "wrote golden/shop.md" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "golden").iterdir()) == sorted(
-        f"{case}.{kind}" for case in ("shop-before", "shop", "queues") for kind in ("md", "sarif", "xml", "scorecard.json"))
+        f"{case}.{kind}" for case in ("shop-before", "shop", "queues")
+        for kind in ("md", "html", "sarif", "xml", "scorecard.json"))
     assert goldens.main(["--check"]) == 0
 
 
@@ -76,7 +87,9 @@ def test_frozen_scorecards_hold_no_machine_or_run_specific_values(cards):
 
 def test_verdict_first_then_reasons_scores_diff_findings_engines(card, cards):
     text = render_markdown(card, baseline=cards["shop-before"])
-    assert text.splitlines()[0] == "**stackgrade: FAIL** · 2.3/10 (F) · shop"
+    # The marker a workflow finds its comment by, invisible on GitHub, then the verdict.
+    assert text.splitlines()[:2] == [MARKER, "**stackgrade: FAIL** · 2.3/10 (F) · shop"]
+    assert MARKER == "<!-- stackgrade -->" and "<!--" not in _html(text).replace(MARKER, "")
     order = ["The gate failed:", "### Scores", "### Against the baseline", "### Findings", "#### 🟧 High (7)",
              "#### 🟨 Medium (8)", "#### 🟦 Low (4)", "<details><summary>Suppressed (2)</summary>", "### Engines"]
     positions = [text.index(marker) for marker in order]
@@ -112,7 +125,7 @@ def test_source_lines_merged_ids_and_a_passing_gate(card):
     card["findings"][1].update(source={"file": "app/other.py", "line": None}, construct_path=None, logical_id=None,
                                remediation=None, message=None)
     text = render_markdown(card)
-    assert text.startswith("**stackgrade: pass** · 2.3/10 (F) · shop\n\nThe gate passed.\n")
+    assert text.startswith(f"{MARKER}\n**stackgrade: pass** · 2.3/10 (F) · shop\n\nThe gate passed.\n")
     assert "### Against the baseline" not in text and "**new**" not in text
     assert f"· `shop/{finding['logical_id']}`\n" in text and "source: `app/stack.py:12`" in text
     assert "`shop` (the stack)\n  engines: stackgrade · source: `app/other.py`\n" in text
@@ -125,7 +138,8 @@ def test_a_passing_gate_with_reasons_and_no_score(card):
     card["findings"] = []
     card["engines"][0].update(cached=True)
     text = render_markdown(card)
-    assert text.startswith("**stackgrade: pass** · n/a\n\nThe gate passed:\n\n- engine error: checkov skipped\n")
+    assert text.startswith(
+        f"{MARKER}\n**stackgrade: pass** · n/a\n\nThe gate passed:\n\n- engine error: checkov skipped\n")
     assert "### Findings\n\nNo unsuppressed findings." in text and "Suppressed" not in text
     assert "| **overall** | **n/a** | **–** |" in text and "| stackgrade | 0.0.0 | ok | cached |" in text
 
@@ -223,12 +237,14 @@ def test_a_scorecard_without_findings_is_refused():
 
 
 def test_render_dispatches_and_refuses_unknown_formats(card):
-    assert FORMATS == ("md", "sarif", "junit")
+    assert FORMATS == ("md", "html", "sarif", "junit")
     assert render(card, "md") == render_markdown(card)
     assert json.loads(render(card, "sarif"))["version"] == "2.1.0"
     assert render(card, "junit").startswith("<?xml")
-    with pytest.raises(ValueError, match="unknown report format 'pdf'; choose one of md, sarif, junit"):
+    with pytest.raises(ValueError, match="unknown report format 'pdf'; choose one of md, html, sarif, junit"):
         render(card, "pdf")
+    with pytest.raises(ValueError, match="unknown report format 'pdf'"):
+        render_combined([card], "pdf")
 
 
 def test_report_command_writes_stdout_or_a_file(capsys, tmp_path):
@@ -252,3 +268,72 @@ def test_report_command_errors_exit_2_with_a_message(capsys, tmp_path):
     with pytest.raises(SystemExit) as exit_:
         cli_main(["report", "--format", "pdf", scorecard])
     assert exit_.value.code == 2
+
+
+# --- several targets in one comment -------------------------------------------------------------------------------
+
+
+def test_one_comment_for_several_targets(cards):
+    text = render_markdown_combined([cards["shop"], cards["queues"]], baselines=[cards["shop-before"], None])
+    lines = text.splitlines()
+    assert lines[:2] == [MARKER, "**stackgrade: FAIL** · 2 of 2 targets failed the gate"]
+    assert text.count(MARKER) == 1 and len(text) <= GITHUB_COMMENT_LIMIT
+    table = lines[3:7]
+    assert table == ["| target | gate | score | new | fixed | findings |", "|---|:-:|--:|--:|--:|--:|",
+                     "| shop | **FAIL** | 2.3/10 (F) | **4** | 9 | 19 |",
+                     "| queues | **FAIL** | 2.5/10 (F) | – | – | 21 |"]
+    shop, queues = text.split("\n\n---\n\n")[1:]
+    assert shop.startswith("## shop\n\n**stackgrade: FAIL** · 2.3/10 (F) · shop\n")
+    assert "**4 new** · **9 fixed** · 17 unchanged" in shop
+    assert ("- `211c9731d635cf402fea` high **SG-DLQ-001** SQS queues have a dead-letter queue · "
+            "`Shop/Legacy/Resource`") in shop  # the fixed finding, named from its target's baseline
+    assert queues.startswith("## queues\n\n**stackgrade: FAIL** · 2.5/10 (F) · queues\n")
+    assert "Against the baseline" not in queues
+    assert "<h2>queues</h2>" in _html(text)
+
+
+def test_a_combined_verdict_that_passes(cards):
+    passing = copy.deepcopy(cards["shop"])
+    passing["gate"].update(passed=True, reasons=[])
+    passing["gate"]["baseline"]["new"] = {"count": 0, "fingerprints": []}
+    assert render_markdown_combined([passing]).splitlines()[1] == "**stackgrade: pass** · the target passed the gate"
+    text = render_markdown_combined([passing, dict(passing, target={"name": "other"})])
+    assert text.splitlines()[1] == "**stackgrade: pass** · all 2 targets passed the gate"
+    assert "| shop | pass | 2.3/10 (F) | 0 | 9 | 19 |" in text
+
+
+def test_ten_big_targets_share_one_comment(card):
+    template = next(f for f in card["findings"] if not f["suppressed"])
+    card["findings"] = [dict(template, logical_id=f"Queue{i:04d}", fingerprint=f"{i:020x}") for i in range(3000)]
+    small = copy.deepcopy(card)
+    small["findings"] = small["findings"][:3]
+    cards = [dict(copy.deepcopy(small if i == 0 else card), target={"name": f"app{i}"}) for i in range(10)]
+    text = render_markdown_combined(cards)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    sections = text.split("\n\n---\n\n")[1:]
+    assert [s.splitlines()[0] for s in sections] == [f"## app{i}" for i in range(10)]
+    assert all(s.rstrip().endswith("</sub>") for s in sections)  # each report whole, its tail included
+    # What the small first report leaves is shared by the ones after it: the later ones get more room.
+    assert len(sections[1]) < len(sections[9])
+    assert re.search(r"^- … and [\d,]+ more high findings$", sections[1], re.M)
+
+
+def test_too_many_targets_for_the_limit(card):
+    cards = [dict(copy.deepcopy(card), target={"name": f"app{i}"}) for i in range(3)]
+    text = render_markdown_combined(cards, max_chars=3_000)
+    assert len(text) <= 3_000 and "| app2 | **FAIL** |" in text  # every target keeps its row
+    first, second, third = text.split("\n\n---\n\n")[1:]
+    left_out = "Left out for the comment's size; see this target's scorecard.md or scorecard.html."
+    assert first == f"## app0\n\n**stackgrade: FAIL** · 2.3/10 (F) · app0\n\n{left_out}\n" and left_out in third
+    assert second.rstrip().endswith("</sub>")  # the room the first one left made the second fit
+    with pytest.raises(MarkdownError, match="has no room for 3 targets; raise it or report fewer targets at once"):
+        render_markdown_combined(cards, max_chars=500)
+
+
+def test_combined_input_errors(card):
+    with pytest.raises(MarkdownError, match="no scorecards to report on"):
+        render_markdown_combined([])
+    with pytest.raises(MarkdownError, match="1 baselines for 2 scorecards"):
+        render_markdown_combined([card, card], baselines=[None])
+    with pytest.raises(MarkdownError, match=r"lacks \['findings'\]"):
+        render_markdown_combined([card, {"scores": {}, "gate": {}}])
