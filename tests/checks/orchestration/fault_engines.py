@@ -68,5 +68,9 @@ class SlowStartEngine(_Base):
     """A healthy tool with a slow start (like checkov's import), to check the start overlaps synthesis."""
 
     def prepare(self) -> str:
+        # Each start appends "<begin> <end>" to the file the test names, so it can see whether two overlapped.
+        begin = time.time()
         time.sleep(1.0)
+        with open(os.environ["STACKGRADE_TEST_STARTS"], "a", encoding="utf-8") as starts:
+            starts.write(f"{begin} {time.time()}\n")
         return "1.0"

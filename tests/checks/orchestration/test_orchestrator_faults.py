@@ -67,15 +67,18 @@ def test_a_worker_that_dies_is_replaced_for_the_next_target(tmp_path):
     assert not multiprocessing.active_children()
 
 
-def test_engines_start_while_assemblies_are_prepared(tmp_path):
-    """Two slow starts (1 s each) in parallel cost about 1 s, not 2: the workers run side by side."""
+def test_engines_start_while_assemblies_are_prepared(tmp_path, monkeypatch):
+    """Two slow starts (1 s each) overlap in time: the workers run side by side, not one after the other."""
+    starts = tmp_path / "starts.txt"
+    monkeypatch.setenv("STACKGRADE_TEST_STARTS", str(starts))
     engines = (("stackgrade", ENGINE_CLASSES["stackgrade"]), ("checkov", f"{FAULTS}:SlowStartEngine"),
                ("cfn-guard", f"{FAULTS}:SlowStartEngine"))
     options = GradeOptions(build_dir=tmp_path / "build", timeout=20, engines=engines)
-    started = time.monotonic()
     graded = list(grade([Target("assembly", "queues", TEMPLATE)], options))
     assert [r.status for r in graded[0].runs] == ["ok", "ok", "ok"]
-    assert time.monotonic() - started < 1.9
+    (first_begin, first_end), (second_begin, second_end) = sorted(
+        tuple(map(float, line.split())) for line in starts.read_text().splitlines())
+    assert second_begin < first_end, "the second engine started only after the first had finished starting"
 
 
 def test_unreadable_input_is_an_input_error(tmp_path):
