@@ -1,7 +1,8 @@
-"""The ``stackgrade`` command: ``grade`` (write scorecards and reports), ``gate`` (exit code for CI), ``rules`` (the
-catalogue) and ``report`` (re-render stored scorecards).
+"""The ``stackgrade`` command: ``grade`` (write scorecards and reports), ``gate`` (exit code for CI), ``live``
+(deploy to LocalStack and probe), ``rules`` (the catalogue) and ``report`` (re-render stored scorecards).
 
-Exit codes: 0 success (``gate``: passed), 1 the gate failed, 2 usage, input or engine error.
+Exit codes: 0 success (``gate``: passed; ``live``: every probe passed), 1 the gate failed (``live``: a probe
+failed), 2 usage, input, engine or live error.
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from rich.console import Console
 from rich.markup import escape as markup
 from rich.table import Table
 
 from checks.config import ConfigError, StackgradeConfig, load_config, parse_config
-from checks.engines import DEFAULT_NAG_PACKS, ENGINE_NAMES, NAG_PACKS, EngineOptions
+from checks.engines import DEFAULT_NAG_PACKS, ENGINE_NAMES, LIVE_ENGINE, NAG_PACKS, EngineOptions
+from checks.live import LiveError
 from checks.orchestrator import ENGINE_CLASSES, GradeOptions, Graded, InputError, Target, grade
 from checks.scorecard import (
     EngineRun,
@@ -34,6 +36,9 @@ from checks.scorecard import (
 from checks.assembly import Assembly, AssemblyError
 from reports import RENDERERS, ReportError
 from reports.sarif import check_path_prefix, with_path_prefix
+
+if TYPE_CHECKING:  # pragma: no cover - typing only; the live step is imported when used
+    from checks.live.run import LiveOptions, LiveResult
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_ERROR = 0, 1, 2
 REFERENCES = "references"
@@ -105,7 +110,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="stackgrade",
         description="Grade AWS CDK apps with cdk-nag, checkov, cfn-guard and stackgrade's rules on one scorecard.",
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{grade,gate,rules,report}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{grade,gate,live,rules,report}")
     for name, text in (
         ("grade", "grade targets and write build/reports/<name>/scorecard.json (exit 0 unless an error)"),
         ("gate", "grade targets and decide: exit 0 pass, 1 gate failed, 2 usage or engine error"),
@@ -141,6 +146,26 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--sarif-path-prefix", metavar="PREFIX", help=PREFIX_HELP)
         command.add_argument("-q", "--quiet", action="store_true",
                              help="no progress; only the summary table and the report paths")
+        command.add_argument("--live", action="store_true",
+                             help="also deploy each assembly to LocalStack and probe it: failed probes become "
+                                  "findings of engine live, and the scorecard gets a live section")
+        _live_arguments(command)
+    text = ("deploy targets to LocalStack (embedded, or --endpoint), probe what their templates promise, tear them "
+            "down; writes <build dir>/live/<name>/live.json and cfn-outputs/flat-outputs.json")
+    live = commands.add_parser("live", help=text, description=text)
+    live.add_argument("targets", nargs="+", metavar="TARGET", help="as for grade: an app directory, a cloud "
+                      "assembly, a template, a reference system or 'references'")
+    _live_arguments(live)
+    live.add_argument("--build-dir", type=Path, default=Path("build"),
+                      help="assemblies go to <dir>/cdk.out/<name>, live results to <dir>/live/<name> (default: build)")
+    live.add_argument("--python", help="the interpreter of the app's environment (as for grade)")
+    live.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE", help="CDK context")
+    live.add_argument("--suffix", default="dev", help="environment suffix of reference systems (default dev)")
+    live.add_argument("--jobs", type=int, default=2, help="synthesis processes for reference systems")
+    live.add_argument("--no-cache", action="store_true", help="synthesize from scratch (no cached assemblies)")
+    live.add_argument("--cache-dir", type=Path, help="cache folder (default $STACKGRADE_CACHE_DIR or "
+                                                      "~/.cache/stackgrade)")
+    live.add_argument("-q", "--quiet", action="store_true", help="no progress; only failed probes and the summary")
     rules = commands.add_parser("rules", help="list the rule catalogue", description="list the rule catalogue")
     rules.add_argument("--format", choices=("table", "json"), default="table")
     from reports import FORMATS
@@ -157,6 +182,22 @@ def _parser() -> argparse.ArgumentParser:
                              "scorecards a folder of <target name>/scorecard.json, as gate --baseline takes it")
     report.add_argument("--sarif-path-prefix", metavar="PREFIX", help=PREFIX_HELP)
     return parser
+
+
+def _live_arguments(command: argparse.ArgumentParser) -> None:
+    from checks.live.localstack import ENDPOINT_ENV_VAR
+
+    command.add_argument("--endpoint", metavar="URL",
+                         help=f"an existing LocalStack (e.g. http://127.0.0.1:4566) instead of the embedded one "
+                              f"(default: ${ENDPOINT_ENV_VAR} when set)")
+    command.add_argument("--allow-remote-endpoint", action="store_true",
+                         help="accept an --endpoint that is not loopback (it must still be a LocalStack)")
+    command.add_argument("--keep", action="store_true",
+                         help="leave the stacks deployed (an embedded LocalStack waits for Enter on a terminal, "
+                              "then stops)")
+    command.add_argument("--probe-timeout", type=float, default=60.0, help="seconds per probe (default 60)")
+    command.add_argument("--stack-timeout", type=float, default=300.0,
+                         help="seconds to create or delete one stack (default 300)")
 
 
 def _path_prefix(prefix: str | None) -> str | None:
@@ -379,8 +420,15 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
     engines = [name for name in ENGINE_NAMES if name not in options.skip]
     progress.line(f"grading {len(targets)} target{'s' * (len(targets) != 1)} with {', '.join(engines) or 'no engine'}"
                   f"{'; synthesizing first' if any(t.kind != 'assembly' for t in targets) else ''}")
-    for graded in grade(targets, options, progress):
-        card = with_path_prefix(_scorecard(graded, config, baselines[graded.target.name]), prefix)
+    live_options = _live_options(args) if args.live else None
+    results: Iterable[Graded] = grade(targets, options, progress)
+    live: dict[str, LiveResult] = {}
+    if live_options is not None:
+        results = list(results)  # one LocalStack for every target, after the static engines
+        live = _run_live(results, live_options, progress, console)
+    for graded in results:
+        card = with_path_prefix(_scorecard(graded, config, baselines[graded.target.name],
+                                           live.get(graded.target.name)), prefix)
         path = options.build_dir / "reports" / graded.target.name / "scorecard.json"
         write_scorecard(card, path)
         baseline = baselines[graded.target.name]
@@ -393,9 +441,10 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
     _summary(console, written, args.quiet, index)
     errors = [e for _, card in written for e in card["engines"] if e["status"] == "error"]
     for engine in errors:
+        remedy = ("leave out --live" if engine["name"] == LIVE_ENGINE else
+                  f"pass --skip {engine['name']} to grade without it (the gate then records it as skipped)")
         console.print(f"[bold red]engine error[/bold red] {engine['name']}: {markup(engine['error'])} — fix it, or "
-                      f"pass --skip {engine['name']} to grade without it (the gate then records it as skipped)",
-                      highlight=False)
+                      f"{remedy}", highlight=False)
     console.print(next_step(written, index, args.targets))
     return (EXIT_ERROR if errors else EXIT_OK), [card for _, card in written]
 
@@ -410,15 +459,18 @@ def _write_index(folder: Path, written: Sequence[tuple[Path, dict]]) -> Path:
     return index
 
 
-def _scorecard(graded: Graded, config: StackgradeConfig, baseline: tuple[dict, Path] | None) -> dict:
+def _scorecard(graded: Graded, config: StackgradeConfig, baseline: tuple[dict, Path] | None,
+               live: LiveResult | None = None) -> dict:
     target = graded.target.describe() | {"assembly": str(graded.assembly)}
     # A lone template is graded through a JSON copy; its findings point at the file the user gave.
     lone = graded.target.kind == "assembly" and graded.target.path is not None and graded.target.path.is_file()
     assembly = Assembly.load(graded.target.path if lone else graded.assembly)
     target["locations"] = target_locations(_sources(graded), assembly)
-    return build_scorecard(target=target, assembly=assembly, runs=graded.runs, config=config,
+    runs = graded.runs + ([live.engine_run()] if live is not None else [])
+    return build_scorecard(target=target, assembly=assembly, runs=runs, config=config,
                            synth_record=graded.synth_record, baseline=baseline[0] if baseline else None,
-                           baseline_path=baseline[1] if baseline else None)
+                           baseline_path=baseline[1] if baseline else None,
+                           live=live.section() if live is not None else None)
 
 
 def _sources(graded: Graded) -> Path:
@@ -431,6 +483,115 @@ def _sources(graded: Graded) -> Path:
         return PROJECT_ROOT
     assert graded.target.path is not None
     return graded.target.path if graded.target.kind == "app" else graded.target.path.resolve().parent
+
+
+# --- live ---------------------------------------------------------------------------------------------------------
+
+
+RESULT_STYLE = {"pass": "green", "fail": "bold red", "not-emulated": "yellow"}
+
+
+def _live_options(args: argparse.Namespace) -> LiveOptions:
+    """The live step's options; the endpoint policy is checked at once, before any synthesis or grading."""
+    from checks.live.localstack import ENDPOINT_ENV_VAR, external_endpoint
+    from checks.live.run import LiveOptions
+
+    for flag, value in (("--probe-timeout", args.probe_timeout), ("--stack-timeout", args.stack_timeout)):
+        if value <= 0:
+            raise UsageError(f"{flag} must be a positive number of seconds")
+    endpoint = args.endpoint or os.environ.get(ENDPOINT_ENV_VAR, "").strip() or None
+    if endpoint is not None:
+        endpoint = external_endpoint(endpoint, args.allow_remote_endpoint).url
+    return LiveOptions(endpoint=endpoint, allow_remote=args.allow_remote_endpoint, keep=args.keep,
+                       build_dir=args.build_dir / "live", probe_timeout=args.probe_timeout,
+                       stack_timeout=args.stack_timeout, cache_dir=getattr(args, "cache_dir", None))
+
+
+def _run_live(graded: Sequence[Graded], options: LiveOptions, progress: ConsoleProgress,
+              console: Console) -> dict[str, LiveResult]:
+    """Each graded target verified on one LocalStack; when none can be had, each target's live run is that error."""
+    from checks.live.run import LiveResult, LiveTarget, run_live
+
+    targets = [LiveTarget(g.target.name, g.assembly) for g in graded]
+    try:
+        results = run_live(targets, options, progress.line, on_kept=lambda endpoint: _wait_while_kept(endpoint,
+                                                                                                       console))
+    except LiveError as error:
+        results = [LiveResult(target, status="error", error=str(error)) for target in targets]
+    return {result.target.name: result for result in results}
+
+
+def _wait_while_kept(endpoint, console: Console) -> None:
+    """With --keep, an embedded LocalStack stays up until Enter on a terminal (its stacks vanish with it)."""
+    if endpoint.kind != "embedded":
+        return
+    if not sys.stdin.isatty():
+        console.print("[yellow]--keep:[/yellow] the embedded LocalStack stops now and takes the stacks with it; "
+                      "use --endpoint with a LocalStack of your own to keep them")
+        return
+    console.print(f"Stacks kept at {endpoint.url} (fake credentials test/test, region {endpoint.region}); "
+                  "press Enter to stop LocalStack")
+    input()
+
+
+def _probe_table(result: LiveResult, only_failures: bool) -> Table:
+    table = Table(title=f"{result.target.name}: live probes", title_justify="left")
+    for column in ("stack", "resource", "kind", "result", "detail", "s"):
+        table.add_column(column, justify="right" if column == "s" else "left")
+    for probe in result.probes:
+        if only_failures and probe.result != "fail":
+            continue
+        table.add_row(markup(probe.stack), markup(probe.logical_id or "-"), probe.kind,
+                      f"[{RESULT_STYLE[probe.result]}]{probe.result}[/]", markup(probe.detail), f"{probe.seconds:.1f}")
+    return table
+
+
+class LiveProgress(ConsoleProgress):
+    """The live command's progress: synthesis and the live step, not the engines it skips."""
+
+    def engine_done(self, target: Target, run: EngineRun) -> None:
+        pass
+
+
+def _live_summary(console: Console, result: LiveResult, path: Path, quiet: bool) -> None:
+    if result.probes:
+        console.print(_probe_table(result, quiet))
+    counts = result.section()["summary"]
+    status = ("[bold red]error[/bold red]" if result.status == "error" else
+              "[bold red]probes failed[/bold red]" if result.failed_probes else "[green]ok[/green]")
+    timings = ", ".join(f"{key} {value:.1f} s" for key, value in result.timings.items() if value is not None)
+    console.print(f"{markup(result.target.name)}: {status} — {counts['pass']} passed, {counts['fail']} failed, "
+                  f"{counts['not-emulated']} not emulated; {timings}; {markup(str(path))}")
+    for stack in result.stacks:
+        if stack.not_emulated:
+            listed = ", ".join(f"{name} ({kind})" for name, kind in stack.not_emulated)
+            console.print(f"  [yellow]not emulated[/yellow] in {markup(stack.name)}: {markup(listed)}")
+    if result.error:
+        console.print(f"  [bold red]error:[/bold red] {markup(result.error)}")
+
+
+def run_live_command(args: argparse.Namespace, console: Console) -> int:
+    """``stackgrade live``: synthesize (or load) the targets, then deploy, probe and tear down each on one LocalStack."""
+    from checks.cache import default_cache_dir
+    from checks.live.run import LiveTarget, run_live
+
+    targets = resolve_targets(args.targets)
+    if args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    options = _live_options(args)
+    progress = LiveProgress(console, args.quiet)
+    synthesis = GradeOptions(build_dir=args.build_dir, skip=frozenset(ENGINE_NAMES),
+                             cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+                             python=_python(args.python), context=_context(args.context), jobs=args.jobs,
+                             suffix=args.suffix)
+    assemblies = [LiveTarget(g.target.name, g.assembly) for g in grade(targets, synthesis, progress)]
+    results = run_live(assemblies, options, progress.line,
+                       on_kept=lambda endpoint: _wait_while_kept(endpoint, console))
+    for result in results:
+        _live_summary(console, result, options.build_dir / result.target.name, args.quiet)
+    if any(r.status == "error" for r in results):
+        return EXIT_ERROR
+    return EXIT_GATE_FAILED if any(r.failed_probes for r in results) else EXIT_OK
 
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:
@@ -509,11 +670,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_rules(args, console)
         if args.command == "report":
             return run_report(args)
+        if args.command == "live":
+            return run_live_command(args, console)
         code, cards = run_grade(args, console)
         if args.command == "gate" and code == EXIT_OK:
             code = EXIT_OK if all(card["gate"]["passed"] for card in cards) else EXIT_GATE_FAILED
         return code
-    except (UsageError, InputError, ConfigError, ScorecardError, AssemblyError, ReportError) as error:
+    except (UsageError, InputError, ConfigError, ScorecardError, AssemblyError, ReportError, LiveError) as error:
         errors.print(f"[bold red]stackgrade {args.command}:[/bold red] {error}", highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:

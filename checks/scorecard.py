@@ -41,7 +41,7 @@ class ScorecardError(Exception):
 class EngineRun:
     """One engine's run on one target, as the orchestrator saw it."""
 
-    name: str  # "stackgrade" | "cdk-nag" | "checkov" | "cfn-guard" (later "live")
+    name: str  # "stackgrade" | "cdk-nag" | "checkov" | "cfn-guard" | "live"
     version: str | None
     status: str  # "ok" | "error" | "skipped"
     seconds: float
@@ -58,8 +58,12 @@ class EngineRun:
 
 def build_scorecard(*, target: dict, assembly: Assembly, runs: list[EngineRun], config: StackgradeConfig,
                     synth_record: dict | None = None, baseline: dict | None = None,
-                    baseline_path: str | Path | None = None) -> dict:
-    """The scorecard of one graded target; ``baseline`` is an earlier scorecard (see :func:`read_scorecard`)."""
+                    baseline_path: str | Path | None = None, live: dict | None = None) -> dict:
+    """The scorecard of one graded target; ``baseline`` is an earlier scorecard (see :func:`read_scorecard`).
+
+    ``live`` is the optional ``live`` section (:meth:`checks.live.run.LiveResult.section`), given with the
+    ``live`` engine's run in ``runs`` when the target was verified on LocalStack (``grade --live``).
+    """
     if baseline is not None:
         check_scorecard(baseline, f"baseline {baseline_path}" if baseline_path else "baseline")
     runs = sorted(runs, key=lambda r: (precedence(r.name), r.name))
@@ -70,7 +74,7 @@ def build_scorecard(*, target: dict, assembly: Assembly, runs: list[EngineRun], 
         if baseline is not None else None
     findings = sorted(merged.findings, key=_order)
     lines = TemplateLines()
-    return {
+    card = {
         "schema": SCHEMA,
         "stackgrade_version": stackgrade_version(),
         "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -79,11 +83,14 @@ def build_scorecard(*, target: dict, assembly: Assembly, runs: list[EngineRun], 
         "engines": [_engine(run) for run in runs],
         "scores": scores.to_dict(),
         "gate": decide(findings, scores, runs, config.gate, diff),
-        "summary": _summary(findings),
+        "summary": _summary(findings, runs),
         "findings": [_finding(item, diff.is_new(item) if diff is not None else None, lines) for item in findings],
         "unmapped_rule_ids": merged.unmapped,
         "unused_suppressions": merged.unused_suppressions,
     }
+    if live is not None:
+        card["live"] = live
+    return card
 
 
 def stackgrade_version() -> str:
@@ -188,10 +195,12 @@ def resource_lines(path: Path) -> dict[str, int]:
     return found
 
 
-def _summary(findings: list[MergedFinding]) -> dict:
-    """Counts of the unsuppressed findings by severity, category and engine, and of the suppressed ones."""
+def _summary(findings: list[MergedFinding], runs: list[EngineRun]) -> dict:
+    """Counts of the unsuppressed findings by severity, category and engine (the four static engines, any other
+    that ran, e.g. live, and any other a finding names), and of the suppressed ones."""
     counted = [item.finding for item in findings if not item.finding.suppressed]
-    engines = list(ENGINE_NAMES) + sorted({e for f in counted for e in f.engines} - set(ENGINE_NAMES))
+    engines = list(dict.fromkeys([*ENGINE_NAMES, *(run.name for run in runs)]))
+    engines += sorted({e for f in counted for e in f.engines} - set(engines))
     return {
         "findings": len(counted),
         "by_severity": {s: sum(f.severity == s for f in counted) for s in SEVERITIES},
@@ -302,6 +311,8 @@ def check_scorecard(data: object, origin: str) -> None:
         problems.append("scores.overall is not a number or null")
     if not isinstance(data["engines"], list):
         problems.append("engines is not a list")
+    if "live" in data and not (isinstance(data["live"], dict) and isinstance(data["live"].get("probes"), list)):
+        problems.append("live is not an object with a list of probes")
     if problems:
         raise ScorecardError(f"{origin} is a damaged scorecard: {'; '.join(problems)}; re-create it with "
                              "`stackgrade grade`")

@@ -431,6 +431,36 @@ def _engines(scorecard: dict) -> list[dict]:
     return engines
 
 
+PROBE_STATUS = {"pass": "ok", "fail": "error", "not-emulated": "skipped"}  # the engines' status colours
+
+
+def _live(scorecard: dict) -> dict | None:
+    """The live section as the page shows it: endpoint, counts, timings, resources not emulated, every probe."""
+    if not isinstance(scorecard.get("live"), dict):
+        return None
+    live = scorecard["live"]
+    endpoint = _dict(live.get("endpoint"))
+    probes = [_dict(p) for p in live.get("probes") or []]
+    order = {"fail": 0, "not-emulated": 1, "pass": 2}
+    return {
+        "about": " ".join(str(x) for x in ("LocalStack", endpoint.get("localstack_version"), endpoint.get("kind"),
+                                           endpoint.get("url")) if x),
+        "error": str(live["error"]) if live.get("status") == "error" else None,
+        "counts": {key: int(_dict(live.get("summary")).get(key) or 0) for key in ("pass", "fail", "not-emulated")},
+        "timings": [(str(key), f"{float(value):.1f} s") for key, value in _dict(live.get("timings")).items()
+                    if isinstance(value, (int, float))],
+        "not_emulated": [{"resource": f"{_dict(stack).get('name')}/{_dict(item).get('resource')}",
+                          "type": str(_dict(item).get("type") or ""), "reason": str(_dict(item).get("reason") or "")}
+                         for stack in live.get("stacks") or [] for item in _dict(stack).get("not_emulated") or []],
+        "probes": [{"result": str(p.get("result") or "?"), "status": PROBE_STATUS.get(str(p.get("result")), "skipped"),
+                    "rank": order.get(str(p.get("result")), 3), "kind": str(p.get("kind") or ""),
+                    "resource": "/".join(str(x) for x in (p.get("stack"), p.get("resource")) if x),
+                    "rule_id": str(p.get("rule_id") or ""), "detail": str(p.get("detail") or ""),
+                    "seconds": f"{float(p.get('seconds') or 0):.1f}"}
+                   for p in sorted(probes, key=lambda p: order.get(str(p.get("result")), 3))],
+    }
+
+
 def _target(scorecard: dict) -> dict:
     target = _dict(scorecard["target"])
     kind = str(target.get("kind") or "")
@@ -484,6 +514,7 @@ def page_model(scorecard: dict, baseline: dict | None = None) -> dict:
                    | {"reason": str(u.get("reason") or "")}
                    for u in map(_dict, scorecard.get("unused_suppressions") or [])],
         "unmapped": [(str(engine), [str(i) for i in ids]) for engine, ids in sorted(unmapped.items()) if ids],
+        "live": _live(scorecard),
         "footer": _footer(scorecard),
     }
 

@@ -5,7 +5,8 @@ a ``<failure>`` listing every offending resource (construct path) with its messa
 any finding is unsuppressed, ``<skipped>`` when all were suppressed. A last suite,
 ``stackgrade``, holds one test case per engine (``<error>`` when it errored, ``<skipped>``
 when skipped) and one for the gate. The scorecard does not list the rules that passed, so
-only rules with a finding appear. :func:`render_junit_combined` puts several targets in one document,
+only rules with a finding appear. A scorecard with a ``live`` section adds a suite ``live`` with a
+test case per probe (``<failure>`` when it failed, ``<skipped>`` when not emulated). :func:`render_junit_combined` puts several targets in one document,
 every suite and test class named after its target.
 """
 
@@ -19,6 +20,7 @@ from checks.scorecard import check_scorecard
 from reports import finding_subject
 
 ENGINE_SUITE = "stackgrade"
+LIVE_SUITE = "live"  # one test case per live probe, when the scorecard has a live section
 # XML 1.0 forbids most control characters even escaped; a message quoting odd template text must not break CI.
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -46,6 +48,10 @@ def _add_suites(root: ET.Element, scorecard: dict, prefix: str) -> None:
         suite = _suite(root, prefix + stack, scorecard)
         for rule_id, group in _by_rule(findings).items():
             _rule_case(suite, prefix + stack, rule_id, group)
+    if isinstance(scorecard.get("live"), dict):
+        suite = _suite(root, prefix + LIVE_SUITE, scorecard)
+        for probe in scorecard["live"].get("probes") or []:
+            _probe_case(suite, probe, prefix)
     suite = _suite(root, prefix + ENGINE_SUITE, scorecard)
     for engine in scorecard["engines"]:
         _engine_case(suite, engine, prefix)
@@ -118,6 +124,19 @@ def _engine_case(suite: ET.Element, engine: dict, prefix: str = "") -> None:
         error.text = reason
     elif status == "skipped":
         ET.SubElement(case, "skipped", message=f"{engine['name']} was skipped: {reason}")
+
+
+def _probe_case(suite: ET.Element, probe: dict, prefix: str = "") -> None:
+    """A live probe: ``<failure>`` when it failed, ``<skipped>`` when its resource is not emulated."""
+    subject = "/".join(str(x) for x in (probe.get("stack"), probe.get("resource")) if x)
+    case = ET.SubElement(suite, "testcase", classname=_clean(f"{prefix}{LIVE_SUITE}.{probe.get('kind')}"),
+                         name=_clean(f"{probe.get('kind')} {subject}"), time=f"{float(probe.get('seconds') or 0):.2f}")
+    detail = _clean(probe.get("detail") or "")
+    if probe.get("result") == "fail":
+        failure = ET.SubElement(case, "failure", type=_clean(probe.get("rule_id") or "probe"), message=detail)
+        failure.text = detail
+    elif probe.get("result") != "pass":
+        ET.SubElement(case, "skipped", message=detail or "not emulated")
 
 
 def _gate_case(suite: ET.Element, gate: dict, prefix: str = "") -> None:

@@ -278,8 +278,52 @@ def _report(scorecard: dict, baseline: dict | None, max_chars: int) -> str:
     if suppressed:
         items = budget.take((suppressed_item(f) for f in suppressed), len(suppressed), "suppressed findings")
         middle.append(budget.spend(_group(f"Suppressed ({len(suppressed):,})", items, collapse=True)))
+    if scorecard.get("live"):
+        middle += live_section(scorecard["live"], budget)
     middle += _notes(scorecard, budget)
     return "\n\n".join(head + middle + tail) + "\n"
+
+
+def live_section(live: dict, budget: Budget) -> list[str]:
+    """The live verification: endpoint, counts and timings, then the failed probes, the resources not emulated
+    and every probe (the last two collapsed)."""
+    endpoint = live.get("endpoint") or {}
+    about = " ".join(str(x) for x in ("LocalStack", endpoint.get("localstack_version"), endpoint.get("kind")) if x)
+    parts = [budget.spend(f"### Live verification ({escape(about)})")]
+    if live.get("status") == "error":
+        parts.append(budget.spend(f"The live step failed: {escape(live.get('error') or 'no reason given')}"))
+    probes = [p for p in live.get("probes") or [] if isinstance(p, dict)]
+    counts = live.get("summary") or {}
+    timings = ", ".join(f"{escape(key)} {float(value):.1f} s" for key, value in (live.get("timings") or {}).items()
+                        if isinstance(value, (int, float)))
+    parts.append(budget.spend(f"**{counts.get('pass', 0):,} passed** · **{counts.get('fail', 0):,} failed** · "
+                              f"{counts.get('not-emulated', 0):,} not emulated" + (f" · {timings}" if timings else "")))
+    failed = [p for p in probes if p.get("result") == "fail"]
+    if failed:
+        items = budget.take((f"- {_probe(p)}" for p in failed), len(failed), "failed probes")
+        parts.append(budget.spend(_group(f"Failed probes ({len(failed):,}):", items, collapse=False)))
+    absent = [(f"{stack.get('name')}/{item.get('resource')}", item) for stack in live.get("stacks") or []
+              for item in stack.get("not_emulated") or []]
+    if absent:
+        items = budget.take((f"- {code(path)} ({escape(item.get('type'))}): {escape(item.get('reason') or '')}"
+                             for path, item in absent), len(absent), "resources not emulated")
+        parts.append(budget.spend(_group(f"Not emulated ({len(absent):,}), never counted as passed", items, True)))
+    if probes:
+        rows = ["| result | kind | resource | detail | s |", "|---|---|---|---|--:|"]
+        rows += budget.take((f"| {escape(p.get('result'))} | {cell(escape(p.get('kind')))} | "
+                             f"{cell(code(_probe_subject(p)))} | {cell(escape(p.get('detail') or ''))} | "
+                             f"{float(p.get('seconds') or 0):.1f} |" for p in probes), len(probes), "probes")
+        parts.append(budget.spend(_group(f"All probes ({len(probes):,})", rows, collapse=True)))
+    return parts
+
+
+def _probe_subject(probe: dict) -> str:
+    return "/".join(str(x) for x in (probe.get("stack"), probe.get("resource")) if x)
+
+
+def _probe(probe: dict) -> str:
+    rule = f" ({escape(probe['rule_id'])})" if probe.get("rule_id") else ""
+    return f"{code(_probe_subject(probe))} {escape(probe.get('kind'))}{rule}: {escape(probe.get('detail') or '')}"
 
 
 # --- several targets in one comment -------------------------------------------------------------------------------

@@ -51,7 +51,8 @@ def _catalogue_modules() -> list[pkgutil.ModuleInfo]:
 
 
 def known_rule_ids() -> frozenset[str]:
-    """Every stackgrade rule id, Python catalogue and .guard rules alike (what ``rules = {...}`` may name)."""
+    """Every stackgrade rule id: Python catalogue, .guard and live rules alike (what ``rules = {...}`` may name)."""
     from rules.guard import guard_rules
+    from rules.live import live_rules
 
-    return frozenset(r.id for r in all_rules()) | frozenset(r.id for r in guard_rules())
+    return frozenset(r.id for r in (*all_rules(), *guard_rules(), *live_rules()))

@@ -21,6 +21,7 @@ import yaml
 
 from rules import all_rules, rule_modules
 from rules.guard import GuardRule, guard_rules, split_header
+from rules.live import LiveRule, live_rules
 from rules.rule import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,9 @@ SEVERITY_MEANING = {
     "info": "for information",
 }
 SCOPE_SUBJECT = {"stack": "each top-level stack (nested stacks included)", "assembly": "the whole app, once"}
-ENGINE_OF = {Rule: "stackgrade", GuardRule: "cfn-guard"}
+ENGINE_OF = {Rule: "stackgrade", GuardRule: "cfn-guard", LiveRule: "live"}
+LIVE_RESULTS = ("`pass`; `fail` (reported as a finding of engine `live`); `not-emulated` (LocalStack cannot show it: "
+                "listed, never passed).")
 
 
 @dataclass(frozen=True)
@@ -56,35 +59,39 @@ def render_all(fixtures_dir: Path = FIXTURES) -> dict[str, str]:
     """Every generated file: path relative to docs/ -> content."""
     rules = all_rules()
     guards = guard_rules()
-    check_unique(rules, guards)
+    live = live_rules()
+    check_unique(rules, guards, live)
     modules = rule_modules()
-    files = {f"{PAGES}.md": render_index(rules, guards)}
+    files = {f"{PAGES}.md": render_index(rules, guards, live)}
     for rule in rules:
         module = modules[rule.id]
         files[f"{PAGES}/{rule.id}.md"] = render_page(rule, module, load_fixtures(fixtures_dir / module))
     for guard in guards:
         files[f"{PAGES}/{guard.id}.md"] = render_guard_page(guard, load_guard_tests(guard))
+    for rule in live:
+        files[f"{PAGES}/{rule.id}.md"] = render_live_page(rule)
     return files
 
 
-def check_unique(rules: Sequence[Rule], guards: Sequence[GuardRule]) -> None:
-    """No two rules of the catalogue and the guard rules share an id or a title."""
+def check_unique(rules: Sequence[Rule], guards: Sequence[GuardRule], live: Sequence[LiveRule] = ()) -> None:
+    """No two rules of the catalogue, the guard rules and the live rules share an id or a title."""
     for attribute, named in (("id", "an id"), ("title", "a title")):
-        values = [getattr(r, attribute) for r in (*rules, *guards)]
+        values = [getattr(r, attribute) for r in (*rules, *guards, *live)]
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:
             raise ValueError(f"catalogue and guard rules share {named}: {duplicates}")
 
 
-def render_index(rules: Sequence[Rule], guards: Sequence[GuardRule] = ()) -> str:
-    every = sorted((*rules, *guards), key=lambda r: r.id)
+def render_index(rules: Sequence[Rule], guards: Sequence[GuardRule] = (), live: Sequence[LiveRule] = ()) -> str:
+    every = sorted((*rules, *guards, *live), key=lambda r: r.id)
     lines = [
         GENERATED,
         "",
         "# Rule catalogue",
         "",
         f"stackgrade's own rules ({len(every)}): {len(rules)} in Python (`rules/catalogue/`, engine "
-        f"`stackgrade`) and {len(guards)} in cfn-guard (`rules/guard/`, engine `cfn-guard`), one page each "
+        f"`stackgrade`), {len(guards)} in cfn-guard (`rules/guard/`, engine `cfn-guard`) and {len(live)} "
+        f"proven live by probes of the deployed app (`rules/live.py`, engine `live`), one page each "
         f"under [`rules/`]({PAGES}/). Severity: "
         + "; ".join(f"**{level}** = {meaning}" for level, meaning in SEVERITY_MEANING.items() if level != "info")
         + ".",
@@ -244,6 +251,48 @@ def render_guard_page(rule: GuardRule, cases: Sequence[GuardCase]) -> str:
         f"and reports the finding as suppressed when the resource lists `{rule.name}` (or `{rule.id}`) under "
         "`Metadata: guard: SuppressedRules:`. That form has no room for a reason, so the suppression is "
         "itself reported as lacking one.",
+        "",
+        f"[All rules](../{PAGES}.md)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# --- live rules ------------------------------------------------------------------------------
+
+
+def render_live_page(rule: LiveRule) -> str:
+    kinds = ", ".join(f"`{kind}`" for kind in rule.kinds)
+    lines = [
+        *_page_header(rule, ", ".join(f"`{t}`" for t in rule.applies_to), f"live (probe kind {kinds})", rule.source),
+        "",
+        "## Why",
+        "",
+        rule.rationale,
+        "",
+        "## Fix",
+        "",
+        rule.remediation,
+        "",
+        "## How it is probed",
+        "",
+        rule.probe,
+        "",
+        f"Results: {LIVE_RESULTS} `stackgrade live` and `stackgrade grade --live` deploy the app to LocalStack "
+        "and run the probe on every matching resource.",
+        "",
+    ]
+    if rule.seeds:
+        lines += ["## Seen in the seeds", "", *(f"- {seed}" for seed in rule.seeds), ""]
+    fixture = ROOT / rule.fixture
+    notes = [line[2:] if line.startswith("# ") else line[1:]
+             for line in fixture.read_text(encoding="utf-8").splitlines() if line.startswith("#")]
+    lines += [
+        "## Examples",
+        "",
+        f"The live tests deploy [`{fixture.name}`](../../{rule.fixture}), break some of its resources the way "
+        "drift would, and check which pass and which fail:",
+        "",
+        *(f"> {note}" if note else ">" for note in notes),
         "",
         f"[All rules](../{PAGES}.md)",
     ]

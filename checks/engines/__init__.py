@@ -19,6 +19,10 @@ from checks.finding import Finding
 
 # The order is the precedence when findings from several engines are merged into one.
 ENGINE_NAMES: tuple[str, ...] = ("stackgrade", "cdk-nag", "checkov", "cfn-guard")
+# The live step (checks/live) is an engine of the scorecard, not of the orchestrator: it runs after the static
+# engines, against LocalStack, only when asked (grade --live), so it is not in ENGINE_NAMES (no worker, no --skip)
+# and its findings rank after theirs when merged.
+LIVE_ENGINE = "live"
 DEFAULT_NAG_PACKS: tuple[str, ...] = ("AwsSolutions", "Serverless")
 NAG_PACKS: tuple[str, ...] = ("AwsSolutions", "Serverless", "HIPAA.Security", "NIST.800.53.R4", "NIST.800.53.R5", "PCI.DSS.321")
 
