@@ -1,5 +1,5 @@
-"""Sessions for people and CI: ``nox -s scorecard``, ``nox -s tests``, ``nox -s synth``, ``nox -s rules``,
-``nox -s docs``, ``nox -s goldens``, ``nox -s bench``.
+"""Sessions for people and CI: ``nox -s scorecard``, ``nox -s tests``, ``nox -s live``, ``nox -s synth``,
+``nox -s rules``, ``nox -s docs``, ``nox -s goldens``, ``nox -s bench``.
 
 Every session installs the project from ``pyproject.toml`` and the Node 22
 binary jsii runs on from ``package-lock.json``; nothing has to be installed by hand.
@@ -31,17 +31,36 @@ def install_node_tooling(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def scorecard(session: nox.Session) -> None:
-    """Grade the ten reference assemblies with all four engines; write build/reports/<system>-<variant>/scorecard.json.
+    """Grade the ten reference assemblies with all four engines and live on LocalStack; write
+    build/reports/<system>-<variant>/scorecard.json.
 
     The main job. Assemblies land in build/cdk.out/<system>-<variant>/; results are cached by content hash
-    (an unchanged re-run takes seconds). Extra arguments go to ``stackgrade grade``, e.g.
-    ``nox -s scorecard -- --no-cache`` or ``nox -s scorecard -- payments_dr --skip checkov``.
+    (an unchanged re-run takes seconds). Each assembly is then deployed to an embedded LocalStack and probed
+    (``--live``): failed probes are findings of engine ``live`` and each scorecard gets a ``live`` section.
+    Extra arguments go to ``stackgrade grade``, e.g. ``nox -s scorecard -- --no-cache``,
+    ``nox -s scorecard -- payments_dr --skip checkov`` or ``nox -s scorecard -- --no-live``.
     """
     session.install("-e", ".")
     install_node_tooling(session)
     # Targets come first; when the arguments start with an option, grade all ten.
     targets = [] if session.posargs and not session.posargs[0].startswith("-") else ["references"]
-    session.run("stackgrade", "grade", *targets, *session.posargs)
+    live = [] if {"--live", "--no-live"} & set(session.posargs) else ["--live"]
+    session.run("stackgrade", "grade", *targets, *live, *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def live(session: nox.Session) -> None:
+    """Deploy the ten reference assemblies to an embedded LocalStack, probe them and tear them down
+    (``stackgrade live references``); writes build/live/<system>-<variant>/live.json and cfn-outputs/.
+
+    The baselines' failed probes are expected (exit 1 does not fail the session; an error, exit 2, does).
+    Extra arguments go to ``stackgrade live``, e.g. ``nox -s live -- webhook_pipeline-ideal --keep`` or
+    ``nox -s live -- references --endpoint http://127.0.0.1:4566``.
+    """
+    session.install("-e", ".")
+    install_node_tooling(session)
+    targets = [] if session.posargs and not session.posargs[0].startswith("-") else ["references"]
+    session.run("stackgrade", "live", *targets, *session.posargs, success_codes=[0, 1])
 
 
 @nox.session(python=PYTHON)
@@ -57,16 +76,17 @@ def synth(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Run the test suite (no live LocalStack tests, no benchmarks) with 100 % line coverage.
+    """Run the test suite with 100 % line coverage: the live tests too (one embedded LocalStack for all of them,
+    or the one ``$LOCALSTACK_ENDPOINT`` names), no benchmarks.
 
-    Coverage spans reference_stacks/, checks/ and rules/. Extra arguments go to pytest,
-    e.g. ``nox -s tests -- -k payments -x``.
+    Coverage spans reference_stacks/, checks/, rules/ and reports/. Extra arguments go to pytest,
+    e.g. ``nox -s tests -- -k payments -x`` or ``nox -s tests -- -m "not live"``.
     """
     session.install("-e", ".[test]")
     install_node_tooling(session)
     # `coverage run`, not pytest-cov: the stackgrade pytest plugin loads before pytest-cov starts.
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", "-m", "not live and not bench", *session.posargs)
+    session.run("coverage", "run", "-m", "pytest", "-m", "not bench", *session.posargs)
     session.run("coverage", "combine", "-q")
     session.run("coverage", "xml", "-q", "-o", "build/coverage.xml")
     # A narrowed run (posargs) cannot cover everything, so only the full run enforces 100 %.

@@ -146,7 +146,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--sarif-path-prefix", metavar="PREFIX", help=PREFIX_HELP)
         command.add_argument("-q", "--quiet", action="store_true",
                              help="no progress; only the summary table and the report paths")
-        command.add_argument("--live", action="store_true",
+        command.add_argument("--live", action=argparse.BooleanOptionalAction, default=False,
                              help="also deploy each assembly to LocalStack and probe it: failed probes become "
                                   "findings of engine live, and the scorecard gets a live section")
         _live_arguments(command)
@@ -420,6 +420,8 @@ def run_grade(args: argparse.Namespace, console: Console) -> tuple[int, list[dic
     engines = [name for name in ENGINE_NAMES if name not in options.skip]
     progress.line(f"grading {len(targets)} target{'s' * (len(targets) != 1)} with {', '.join(engines) or 'no engine'}"
                   f"{'; synthesizing first' if any(t.kind != 'assembly' for t in targets) else ''}")
+    if not args.live and (args.endpoint or args.keep or args.allow_remote_endpoint):
+        raise UsageError("--endpoint, --allow-remote-endpoint and --keep are for the live step; add --live")
     live_options = _live_options(args) if args.live else None
     results: Iterable[Graded] = grade(targets, options, progress)
     live: dict[str, LiveResult] = {}

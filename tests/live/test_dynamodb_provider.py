@@ -121,3 +121,33 @@ def test_cloudformation_creates_and_deletes_a_table_with_its_settings(aws, uniqu
     cfn.delete_stack(StackName=stack)
     cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     assert table not in ddb.list_tables()["TableNames"]
+
+
+def test_tables_have_a_stable_table_id(aws, orders):
+    """DynamoDB gives every table a TableId; LocalStack's GlobalTable handler reads it from create_table."""
+    ddb = aws("dynamodb")
+    described = ddb.describe_table(TableName=orders)["Table"]
+    assert len(described["TableId"]) == 36 and ddb.describe_table(TableName=orders)["Table"]["TableId"] == \
+        described["TableId"]
+
+
+def test_cloudformation_creates_a_global_table_with_a_replica(aws, unique):
+    cfn, ddb = aws("cloudformation"), aws("dynamodb")
+    stack, table = unique("global-stack"), unique("payments")
+    template = {"Resources": {"Payments": {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {
+        "TableName": table,
+        "AttributeDefinitions": [{"AttributeName": "paymentId", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "paymentId", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+        "Replicas": [{"Region": "us-east-1", "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}},
+                     {"Region": "us-west-2"}],
+    }}}, "Outputs": {"TableId": {"Value": {"Fn::GetAtt": ["Payments", "TableId"]}}}}
+    cfn.create_stack(StackName=stack, TemplateBody=json.dumps(template))
+    cfn.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack)["Stacks"][0]["Outputs"]}
+    assert outputs["TableId"] == ddb.describe_table(TableName=table)["Table"]["TableId"]
+    recovery = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+    assert recovery["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    cfn.delete_stack(StackName=stack)
+    cfn.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1, "MaxAttempts": 60})

@@ -7,11 +7,16 @@ already runs in-process:
 - ``dynamodbstreams:moto`` (``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``): moto's stream reader over the
   same tables, so Lambda event source mappings on a table's stream receive its records (LocalStack's
   own streams provider reads Kinesis streams that only its DynamoDB provider writes).
-- a start-up hook that makes LocalStack's CloudFormation handler for ``AWS::DynamoDB::Table`` apply
-  ``PointInTimeRecoverySpecification``, which it ignores in 4.14 (a template's PITR would never show).
+- a start-up hook that makes LocalStack's CloudFormation handlers for ``AWS::DynamoDB::Table`` and
+  ``AWS::DynamoDB::GlobalTable`` (the replica in the deployed region) apply
+  ``PointInTimeRecoverySpecification``, which it ignores in 4.14 (a template's PITR would never show),
+  and gives moto's table descriptions the ``TableId`` DynamoDB returns (LocalStack's handler for
+  ``AWS::DynamoDB::GlobalTable`` reads it, so without it no global table deploys).
 """
 
 from __future__ import annotations
+
+import uuid
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.aws.api.dynamodbstreams import DynamodbstreamsApi
@@ -46,7 +51,7 @@ def create_with_pitr(create, self, request):
     from localstack.services.cloudformation.resource_provider import OperationStatus
 
     event = create(self, request)
-    spec = request.desired_state.get("PointInTimeRecoverySpecification")
+    spec = _pitr_specification(request.desired_state, request.region_name)
     if event.status == OperationStatus.SUCCESS and spec:
         recovery = {"PointInTimeRecoveryEnabled": bool(spec.get("PointInTimeRecoveryEnabled"))}
         if spec.get("RecoveryPeriodInDays"):
@@ -57,10 +62,31 @@ def create_with_pitr(create, self, request):
     return event
 
 
+def _pitr_specification(properties: dict, region: str) -> dict | None:
+    """A table's own PITR setting; a global table's is its replica's in the region being deployed to."""
+    if "Replicas" not in properties:
+        return properties.get("PointInTimeRecoverySpecification")
+    replica = next((r for r in properties["Replicas"] or [] if r.get("Region") == region), {})
+    return replica.get("PointInTimeRecoverySpecification")
+
+
+def describe_with_table_id(describe, self, base_key: str = "TableDescription") -> dict:
+    """moto's table description plus a ``TableId``: stable for the table's ARN, as DynamoDB's is for a table."""
+    result = describe(self, base_key=base_key)
+    result[base_key].setdefault("TableId", str(uuid.uuid5(uuid.NAMESPACE_URL, self.table_arn)))
+    return result
+
+
 @hooks.on_infra_start()
 def apply_table_pitr() -> None:
-    """Patch the CloudFormation table handler before any stack is created."""
+    """Patch the CloudFormation table handler and moto's table description before any stack is created."""
+    from localstack.services.dynamodb.resource_providers.aws_dynamodb_globaltable import (
+        DynamoDBGlobalTableProvider,
+    )
     from localstack.services.dynamodb.resource_providers.aws_dynamodb_table import DynamoDBTableProvider
     from localstack.utils.patch import Patch
+    from moto.dynamodb.models.table import Table
 
     Patch.function(DynamoDBTableProvider.create, create_with_pitr).apply()
+    Patch.function(DynamoDBGlobalTableProvider.create, create_with_pitr).apply()
+    Patch.function(Table.describe, describe_with_table_id).apply()
