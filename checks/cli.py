@@ -597,12 +597,14 @@ def run_live_command(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_rules(args: argparse.Namespace, console: Console) -> int:
-    """stackgrade's own rules: the Python catalogue (engine stackgrade) and the .guard rules (engine cfn-guard)."""
+    """stackgrade's own rules: the Python catalogue (engine stackgrade), the .guard rules (engine cfn-guard) and the
+    rules proven by probing the deployed app (engine live)."""
     from rules import all_rules
     from rules.guard import guard_rules
+    from rules.live import live_rules
 
-    rules = sorted([(r, "stackgrade") for r in all_rules()] + [(r, "cfn-guard") for r in guard_rules()],
-                   key=lambda item: item[0].id)
+    rules = sorted([(r, "stackgrade") for r in all_rules()] + [(r, "cfn-guard") for r in guard_rules()]
+                   + [(r, "live") for r in live_rules()], key=lambda item: item[0].id)
     if args.format == "json":
         print(json.dumps([{"id": r.id, "title": r.title, "severity": r.severity, "category": r.category,
                            "concerns": list(r.concerns), "engine": engine} for r, engine in rules], indent=2))

@@ -42,6 +42,8 @@ class LiveRule:
     applies_to: tuple[str, ...]
     module: str
     seeds: tuple[str, ...] = ()
+    source_path: str | None = None  # when the rule is not proven by checks/live/probes/<module>.py
+    fixture_path: str | None = None  # when its example is not tests/live/fixtures/probes/<module>.yaml
 
     def __post_init__(self) -> None:
         problems = metadata_problems(self.id, self.severity, self.concerns)
@@ -59,12 +61,12 @@ class LiveRule:
 
     @property
     def source(self) -> str:
-        return f"{PROBES_SOURCE}/{self.module}.py"
+        return self.source_path or f"{PROBES_SOURCE}/{self.module}.py"
 
     @property
     def fixture(self) -> str:
         """The fixture template the live tests deploy to make this rule's probe pass and fail."""
-        return f"{FIXTURES}/{self.module}.yaml"
+        return self.fixture_path or f"{FIXTURES}/{self.module}.yaml"
 
 
 LIVE_RULES: tuple[LiveRule, ...] = (
@@ -269,6 +271,41 @@ LIVE_RULES: tuple[LiveRule, ...] = (
             "destination (those the template sets)."
         ),
         seeds=("003 #9 Missing SQS Batch Processing Configuration",),
+    ),
+    LiveRule(
+        id="SG-LIVE-011",
+        title="Every resource of the app deploys",
+        # High, not critical: critical is kept for exploitable security holes; a resource that cannot be created
+        # is an outage of what depends on it, and high fails the gate by default all the same.
+        severity="high",
+        concerns=("deployment",),
+        kinds=("deploy",),
+        applies_to=("Resources",),
+        module="deploy",
+        source_path="checks/live/run.py",
+        fixture_path="tests/live/fixtures/apps/failing_nested/Inner.nested.template.json",
+        rationale=(
+            "A template that synthesizes is not an app that deploys. A resource CloudFormation cannot create "
+            "(a function whose code is not where the template says, a permission naming a function of another "
+            "nested stack that is created later or in parallel, a reference to something that does not exist yet) "
+            "fails the stack: on a first deploy nothing of it exists, on an update the change rolls back. Nothing "
+            "else the app promises can be checked on a stack that did not deploy, so the other probes do not run."
+        ),
+        remediation=(
+            "Read the reason on each failing resource. Refer to other resources by reference (`function."
+            "function_arn`, `grant_invoke`, `add_permission` on the function object) rather than by a fixed name, "
+            "so CloudFormation orders the creation; where stacks or nested stacks depend on each other without a "
+            "reference, declare it (`stack.add_dependency(other)`, `node.add_dependency`). Deploy again; the "
+            "other live probes run once everything deploys."
+        ),
+        probe=(
+            "The deployment itself: every stack of the assembly (nested stacks included) is created on LocalStack "
+            "and every resource of its templates must be created. Each resource the stack events report failed "
+            "(or that LocalStack reported complete without creating) is a failed `deploy` probe on that "
+            "resource, in its own (nested) stack, with CloudFormation's reason; the app is then not probed further. "
+            "A deploy that cannot be judged (a timeout, LocalStack refusing or dying) is an engine error instead."
+        ),
+        seeds=("004 #5 Missing Stack Dependency Management",),
     ),
 )
 

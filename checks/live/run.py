@@ -7,9 +7,13 @@ stops LocalStack on the way out whatever happens (failure, Ctrl-C, SIGTERM). Eac
 :class:`LiveResult` becomes the ``live`` engine's run and the scorecard's ``live`` section, and is
 written to ``<build dir>/<target>/live.json`` beside ``cfn-outputs/flat-outputs.json``.
 
-A deploy failure is that target's error (the others still run); a LocalStack that dies ends the
-run: the target it happened in and every later one get that error. A failed probe is a finding of
-the live rule it proves; a probe that does not finish in time is a failed probe saying so.
+A resource the app cannot create is a judgement on the app, not on the engine: each failing
+resource of a failed deploy becomes a failed ``deploy`` probe (SG-LIVE-011) on its own (nested)
+stack and logical id, the target stays ``ok`` for the gate to judge, and no other probe runs. A
+deploy that fails without naming a resource (a timeout, LocalStack refusing requests) is that
+target's error (the others still run); a LocalStack that dies ends the run: the target it happened
+in and every later one get that error. A failed probe is a finding of the live rule it proves; a
+probe that does not finish in time is a failed probe saying so.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ from checks.assembly import Assembly, Stack
 from checks.engines import EngineResult
 from checks.finding import Finding, fingerprint
 from checks.live import Endpoint, LiveError, LocalStackDied, Progress
-from checks.live.deploy import STACK_TIMEOUT, DeployedStack, DeployError, TeardownError, deploy_assembly, teardown
+from checks.live.deploy import (STACK_TIMEOUT, DeployedStack, DeployError, ResourceFailure, TeardownError,
+                                deploy_assembly, teardown)
 from checks.live.environment import LOCALSTACK_VERSION
 from checks.live.not_emulated import why_not_emulated
 
@@ -35,6 +40,9 @@ DEFAULT_BUILD_DIR = Path("build") / "live"
 DEFAULT_PROBE_TIMEOUT = 60.0
 LIVE_FILE = "live.json"
 STACK_SUBJECT = "(stack)"  # the resource key of a finding on a whole stack (as checks.merge names it)
+DEPLOY_KIND = "deploy"  # the probe kind of a resource that did not deploy (SG-LIVE-011)
+NOT_PROBED = "the app did not deploy, so no other probe ran"
+CLEANUP_FAILED = "\nCleaning up also failed: "  # how deploy_assembly adds a failed clean-up to its DeployError
 Status = Literal["ok", "error"]
 
 
@@ -73,6 +81,7 @@ class LiveResult:
     timings: dict[str, float | None] = field(default_factory=dict)
     outputs_path: Path | None = None
     localstack_version: str | None = None
+    deployed: bool = False  # every stack deployed (False too when an error stopped the target first)
 
     @property
     def failed_probes(self) -> list:
@@ -101,6 +110,7 @@ class LiveResult:
         return {
             "status": self.status,
             "error": self.error,
+            "deployed": self.deployed,
             "endpoint": {
                 "kind": self.endpoint.kind if self.endpoint else None,
                 "url": self.endpoint.url if self.endpoint else None,
@@ -171,7 +181,10 @@ def probe_findings(probes: Sequence, assembly: Assembly) -> EngineResult:
         if probe.result == "pass":
             continue
         subject = resource.logical_id if resource else None
-        where = "" if resource or not probe.logical_id else f"output {probe.logical_id}: "
+        # Without a resource of the template: an output by its key, anything else by the logical id it names.
+        output = probe.kind == "output"
+        named = f"Outputs.{probe.logical_id}" if output else probe.logical_id
+        where = f"{'output ' if output else ''}{probe.logical_id}: " if probe.logical_id and not resource else ""
         result.findings.append(Finding(
             rule_id=rule.id, title=rule.title, severity=rule.severity, category=rule.category, concerns=rule.concerns,
             engine=ENGINE, stack=stack.top_level.name if stack is not None else probe.stack, logical_id=subject,
@@ -179,8 +192,7 @@ def probe_findings(probes: Sequence, assembly: Assembly) -> EngineResult:
             construct_path=resource.construct_path if resource else None,
             message=f"{where}{probe.detail}", remediation=rule.remediation,
             # The nested stack's own name, as the other engines; an output by its key (several per stack).
-            fingerprint=fingerprint(rule.id, own, subject or (f"Outputs.{probe.logical_id}" if probe.logical_id
-                                                               else None)),
+            fingerprint=fingerprint(rule.id, own, subject or (named if probe.logical_id else None)),
         ))
     return result
 
@@ -270,20 +282,29 @@ def _fail(result: LiveResult, message: str) -> None:
 
 
 def verify(result: LiveResult, session: Session, options: LiveOptions, progress: Progress) -> None:
-    """Deploy one target, probe it and tear it down; a deploy or teardown failure is the target's error."""
+    """Deploy one target, probe it and tear it down.
+
+    Resources that fail to deploy are failed ``deploy`` probes (the target is judged, not probed further); a
+    deploy failure naming no resource, or a teardown failure, is the target's error.
+    """
     from checks.live.probes import run_probes
 
     name = result.target.name
     say = lambda line: progress(f"{name}: {line}")  # noqa: E731 - a prefix, not a function worth a name
     outdir = options.build_dir / name
+    started = time.perf_counter()
     try:
         deployment = deploy_assembly(result.target.assembly, session.endpoint, keep=options.keep, progress=say,
                                      outputs_dir=outdir, timeout=options.stack_timeout, alive=session.alive)
     except (DeployError, LiveError) as exc:
         if isinstance(exc, LocalStackDied):
             raise
-        _fail(result, str(exc))
+        if isinstance(exc, DeployError) and exc.failures and exc.deployment is not None:
+            _undeployed(result, exc, time.perf_counter() - started, say)
+        else:
+            _fail(result, str(exc))
         return
+    result.deployed = True
     result.assembly = deployment.assembly
     result.stacks = list(deployment.stacks)
     result.outputs_path = deployment.outputs_path
@@ -305,3 +326,45 @@ def _teardown(result: LiveResult, deployment, say: Progress, options: LiveOption
         result.timings["teardown"] = teardown(deployment, progress=say, timeout=options.stack_timeout)
     except TeardownError as exc:  # a LocalStack that died goes on up: it ends the run
         _fail(result, str(exc))
+
+
+def _undeployed(result: LiveResult, error: DeployError, seconds: float, say: Progress) -> None:
+    """A deploy that failed on the app's resources: one failed ``deploy`` probe each; nothing else is probed."""
+    deployment = error.deployment
+    result.assembly = deployment.assembly
+    result.probes = deploy_failures(error.failures, error.stack or "", deployment.assembly)
+    # deploy: from the first stack to the failure's clean-up, as the run spent it
+    result.timings.update(assets=deployment.assets_seconds, deploy=seconds - deployment.assets_seconds)
+    say(f"{len(result.probes)} resource(s) did not deploy; {NOT_PROBED}")
+    _, cleanup_failed, left = str(error).partition(CLEANUP_FAILED)
+    if cleanup_failed:  # something the failed deploy created is still there: as a failed teardown, an error
+        _fail(result, f"Cleaning up after the failed deploy failed: {left}")
+
+
+def deploy_failures(failures: Sequence[ResourceFailure], stack: str, assembly: Assembly) -> list:
+    """Each failing resource of top-level ``stack`` as a failed ``deploy`` probe on its own stack and logical id.
+
+    A failure's path is ``<NestedLogicalId>/.../<LogicalId>``: the nested stacks are resolved through the
+    assembly, so the probe names the nested stack as the other engines do (``Top/Nested``).
+    """
+    from checks.live.probes import ProbeResult
+    from rules.live import rule_for_kind
+
+    rule_id = rule_for_kind(DEPLOY_KIND).id
+    probes = []
+    for failure in failures:
+        *nested, logical_id = failure.path.split("/")
+        probes.append(ProbeResult(
+            kind=DEPLOY_KIND, stack=_own_stack(assembly, stack, nested), logical_id=logical_id,
+            resource_type=failure.resource_type, result="fail",
+            detail=f"{failure.status}: {failure.reason or 'no reason given'} ({NOT_PROBED})", seconds=0.0,
+            rule_id=rule_id))
+    return probes
+
+
+def _own_stack(assembly: Assembly, top: str, nested: Sequence[str]) -> str:
+    """The assembly's name of the stack at ``nested`` logical ids under ``top``; by the path when unknown."""
+    stack = next((s for s in assembly.stacks if s.name == top and not s.nested), None)
+    for logical_id in nested:
+        stack = assembly.nested_stack(stack, logical_id) if stack is not None else None
+    return stack.name if stack is not None else "/".join((top, *nested))

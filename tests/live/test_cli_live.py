@@ -59,11 +59,17 @@ def test_live_honours_the_endpoint_variable(localstack, tmp_path, capsys, monkey
 
 
 @pytest.mark.live
-def test_a_deploy_failure_exits_2_naming_the_resource(localstack, tmp_path, capsys):
-    code = main(["live", str(APPS / "failing"), "--endpoint", localstack.url, "--build-dir", str(tmp_path)])
+def test_a_deploy_failure_is_a_failed_probe_exit_1_naming_the_resource(localstack, tmp_path, capsys):
+    code = main(["live", str(APPS / "failing_nested"), "--endpoint", localstack.url, "--build-dir", str(tmp_path)])
     out = capsys.readouterr().out
-    assert code == EXIT_ERROR
-    assert "failing: error" in out and "Broken (AWS::Lambda::Function) CREATE_FAILED" in out
+    assert code == EXIT_GATE_FAILED, out
+    assert "failing_nested: probes failed — 0 passed, 1 failed" in out and "error:" not in out
+    (row,) = [line for line in out.splitlines() if "│ deploy" in line]
+    assert "LiveFixture-FailingNested/Inner" in row and "Broken" in row and "CREATE_FAILED" in row
+    section = json.loads((tmp_path / "live" / "failing_nested" / "live.json").read_text())
+    assert (section["status"], section["deployed"]) == ("ok", False)
+    assert [(p["stack"], p["resource"], p["kind"], p["rule_id"]) for p in section["probes"]] == [
+        ("LiveFixture-FailingNested/Inner", "Broken", "deploy", "SG-LIVE-011")]
 
 
 @pytest.mark.live
@@ -92,6 +98,18 @@ def test_keep_with_an_endpoint_leaves_the_stacks(localstack, aws, tmp_path):
     kept = DeployedStack(stack["name"], stack["deployed_name"], description["StackId"])
     teardown(Deployment(Assembly.load(APPS / "not_emulated"), localstack, "kept", APPS / "not_emulated",
                         stacks=[kept]))
+
+
+def test_rules_lists_the_live_rules_with_engine_live(capsys):
+    from rules.live import live_rules
+
+    assert main(["rules", "--format", "json"]) == EXIT_OK
+    listed = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    for rule in live_rules():
+        assert (listed[rule.id]["engine"], listed[rule.id]["title"]) == ("live", rule.title)
+    assert listed["SG-LIVE-011"]["concerns"] == ["deployment"] and listed["SG-DLQ-001"]["engine"] == "stackgrade"
+    assert main(["rules"]) == EXIT_OK
+    assert "SG-LIVE-011" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("flag", ["--probe-timeout", "--stack-timeout"])
@@ -184,16 +202,23 @@ def test_grade_live_adds_the_live_engine_section_and_reports(localstack, tmp_pat
 
 
 @pytest.mark.live
-def test_gate_live_fails_closed_when_the_app_does_not_deploy(localstack, tmp_path, capsys):
+def test_gate_live_judges_an_app_that_does_not_deploy_by_its_failing_resource(localstack, tmp_path, capsys):
+    """A resource the app cannot create is a finding (SG-LIVE-011, high: the gate fails, exit 1), not an engine
+    error; the live section and the reports show the deploy failure."""
     code = main(["gate", str(APPS / "failing"), "--live", "--endpoint", localstack.url, "--build-dir",
                  str(tmp_path), "--no-cache", *STATIC])
     out = capsys.readouterr().out
-    assert code == EXIT_ERROR
-    assert "engine error live: Stack LiveFixture-Failing" in out and "leave out --live" in out
-    assert "engine error: live Stack LiveFixture-Failing" in "".join(
-        read_scorecard(tmp_path / "reports" / "failing" / "scorecard.json")["gate"]["reasons"])
-    card = read_scorecard(tmp_path / "reports" / "failing" / "scorecard.json")
-    assert card["live"]["status"] == "error" and not card["gate"]["passed"]
+    assert code == EXIT_GATE_FAILED, out
+    assert "engine error" not in out and "leave out --live" not in out
+    folder = tmp_path / "reports" / "failing"
+    card = read_scorecard(folder / "scorecard.json")
+    assert {e["name"]: e["status"] for e in card["engines"]}["live"] == "ok"
+    assert (card["live"]["status"], card["live"]["deployed"], card["gate"]["passed"]) == ("ok", False, False)
+    (finding,) = [f for f in card["findings"] if f["engine"] == "live"]
+    assert (finding["rule_id"], finding["severity"], finding["logical_id"]) == ("SG-LIVE-011", "high", "Broken")
+    assert any("SG-LIVE-011" in reason for reason in card["gate"]["reasons"]), card["gate"]["reasons"]
+    markdown = (folder / "scorecard.md").read_text()
+    assert "Failed probes (1):" in markdown and "no other probe ran" in markdown
 
 
 def test_grade_live_records_a_localstack_lost_before_the_live_step_as_each_targets_error(tmp_path, capsys):

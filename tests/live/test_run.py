@@ -18,7 +18,8 @@ import pytest
 from checks.assembly import Assembly
 from checks.live.localstack import marked_processes, port_is_free
 from checks.live.probes import ProbeResult
-from checks.live.run import LIVE_FILE, LiveOptions, LiveTarget, probe_findings, run_live
+from checks.live.deploy import ResourceFailure
+from checks.live.run import LIVE_FILE, LiveOptions, LiveTarget, deploy_failures, probe_findings, run_live
 from rules.live import live_rule
 
 APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
@@ -70,6 +71,61 @@ def test_failed_probes_become_findings_of_their_live_rule_on_the_right_resource(
 def test_a_probe_of_a_stack_the_assembly_does_not_know_keeps_its_names():
     (finding,) = probe_findings([probe(stack="Elsewhere")], Assembly.load(APPS / "failing")).findings
     assert (finding.stack, finding.logical_id, finding.construct_path) == ("Elsewhere", None, None)
+    assert finding.message == "Queue: the message was lost"  # named by its logical id, not as an output
+
+
+def test_resources_that_did_not_deploy_are_failed_deploy_probes_on_their_own_stack():
+    """A failure's path ``<Nested>/<LogicalId>`` names the nested stack as the assembly does; a path the
+    assembly cannot resolve keeps its names."""
+    assembly = Assembly.load(APPS / "failing_nested")
+    failures = [
+        ResourceFailure("Inner/Broken", "AWS::Lambda::Function", "CREATE_FAILED", "the code bucket does not exist"),
+        ResourceFailure("Inner", "AWS::CloudFormation::Stack", "CREATE_FAILED", ""),
+        ResourceFailure("Gone/Deeper/Thing", "AWS::SQS::Queue", "NOT_CREATED", "never created"),
+    ]
+    broken, inner, unknown = deploy_failures(failures, "LiveFixture-FailingNested", assembly)
+    rule = live_rule("SG-LIVE-011")
+    assert (broken.kind, broken.stack, broken.logical_id, broken.resource_type, broken.result, broken.rule_id) == (
+        "deploy", "LiveFixture-FailingNested/Inner", "Broken", "AWS::Lambda::Function", "fail", rule.id)
+    assert broken.detail == ("CREATE_FAILED: the code bucket does not exist "
+                             "(the app did not deploy, so no other probe ran)")
+    assert (inner.stack, inner.logical_id) == ("LiveFixture-FailingNested", "Inner")
+    assert inner.detail.startswith("CREATE_FAILED: no reason given")
+    assert (unknown.stack, unknown.logical_id) == ("LiveFixture-FailingNested/Gone/Deeper", "Thing")
+
+    from checks.finding import fingerprint
+
+    found, stack_resource, elsewhere = probe_findings([broken, inner, unknown], assembly).findings
+    assert (found.rule_id, found.severity, found.category, found.concerns) == (
+        "SG-LIVE-011", "high", "reliability", ("deployment",))
+    assert (found.stack, found.logical_id, found.resource_type) == (
+        "LiveFixture-FailingNested", "Broken", "AWS::Lambda::Function")
+    assert found.construct_path == "LiveFixture-FailingNested/Inner/Broken/Resource"
+    assert found.fingerprint == fingerprint("SG-LIVE-011", "LiveFixture-FailingNested/Inner", "Broken")
+    assert found.message == broken.detail and found.remediation == rule.remediation
+    assert (stack_resource.stack, stack_resource.logical_id) == ("LiveFixture-FailingNested", "Inner")
+    assert (elsewhere.stack, elsewhere.logical_id) == ("LiveFixture-FailingNested/Gone/Deeper", None)
+    assert elsewhere.message.startswith("Thing: NOT_CREATED: never created")
+    assert elsewhere.fingerprint == fingerprint("SG-LIVE-011", "LiveFixture-FailingNested/Gone/Deeper", "Thing")
+
+
+def test_a_failed_clean_up_after_a_failed_deploy_is_the_targets_error_beside_the_deploy_probes():
+    """What the failed deploy created and could not delete is left behind: as a failed teardown, an error."""
+    from checks.live import Endpoint
+    from checks.live.deploy import DeployError, Deployment
+    from checks.live.run import LiveResult, _undeployed
+
+    failure = ResourceFailure("Broken", "AWS::Lambda::Function", "CREATE_FAILED", "no code")
+    error = DeployError("Stack LiveFixture-Failing failed\nCleaning up also failed: Teardown left stack X",
+                        stack="LiveFixture-Failing", failures=[failure])
+    error.deployment = Deployment(Assembly.load(APPS / "failing"), Endpoint("http://127.0.0.1:1", "external"), "r",
+                                  APPS / "failing")
+    result = LiveResult(LiveTarget("failing", APPS / "failing"))
+    _undeployed(result, error, 1.5, lambda _line: None)
+    assert result.status == "error"
+    assert result.error == "Cleaning up after the failed deploy failed: Teardown left stack X"
+    assert [(p.kind, p.logical_id) for p in result.probes] == [("deploy", "Broken")]
+    assert result.timings == {"assets": 0.0, "deploy": 1.5}
 
 
 # Against the session's LocalStack
@@ -82,8 +138,9 @@ def test_each_target_is_deployed_probed_torn_down_and_written(localstack, aws, t
     started = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
     lines: list[str] = []
     options = LiveOptions(endpoint=localstack.url, build_dir=tmp_path)
-    good, bad = run_live([LiveTarget("nested", APPS / "nested_asset"), LiveTarget("broken", APPS / "failing")],
-                         options, lines.append)
+    targets = [LiveTarget("nested", APPS / "nested_asset"), LiveTarget("broken", APPS / "failing"),
+               LiveTarget("broken_nested", APPS / "failing_nested")]
+    good, bad, bad_nested = run_live(targets, options, lines.append)
     assert good.status == "ok" and good.error is None
     assert good.endpoint == bad.endpoint and good.endpoint.kind == "external"
     assert [s.name for s in good.stacks] == ["LiveFixture-Producer", "LiveFixture-Consumer"]
@@ -97,7 +154,7 @@ def test_each_target_is_deployed_probed_torn_down_and_written(localstack, aws, t
     flat = json.loads((tmp_path / "nested" / "cfn-outputs" / "flat-outputs.json").read_text())
     assert set(flat) == {"BucketName", "QueueUrl", "FunctionName", "ImportedParameter"}
     written = json.loads((tmp_path / "nested" / LIVE_FILE).read_text())
-    assert written["target"] == "nested" and written["status"] == "ok"
+    assert written["target"] == "nested" and written["status"] == "ok" and written["deployed"] is True
     assert written["endpoint"]["kind"] == "external" and written["endpoint"]["url"] == localstack.url
     assert [s["name"] for s in written["stacks"]] == ["LiveFixture-Producer", "LiveFixture-Consumer"]
     assert written["summary"]["fail"] == 0 and written["summary"]["pass"] == len(good.probes)
@@ -107,11 +164,37 @@ def test_each_target_is_deployed_probed_torn_down_and_written(localstack, aws, t
     assert (run.name, run.status, run.result.findings) == ("live", "ok", [])
     assert run.result.evaluated
 
-    assert bad.status == "error" and "Broken (AWS::Lambda::Function) CREATE_FAILED" in bad.error
-    assert bad.probes == [] and bad.engine_run().status == "error"
-    assert json.loads((tmp_path / "broken" / LIVE_FILE).read_text())["error"] == bad.error
+    # An app that does not deploy is judged (a finding per failing resource), not an engine error.
+    for result, stack, construct in ((bad, "LiveFixture-Failing", "LiveFixture-Failing/Broken/Resource"),
+                                     (bad_nested, "LiveFixture-FailingNested/Inner",
+                                      "LiveFixture-FailingNested/Inner/Broken/Resource")):
+        assert result.status == "ok" and result.error is None and not result.deployed
+        (failed,) = result.probes  # the resource that failed; no other probe ran
+        assert (failed.kind, failed.stack, failed.logical_id, failed.result, failed.rule_id) == (
+            "deploy", stack, "Broken", "fail", "SG-LIVE-011")
+        assert failed.detail.startswith("CREATE_FAILED: ") and "no other probe ran" in failed.detail
+        run = result.engine_run()
+        (finding,) = run.result.findings
+        assert run.status == "ok" and (finding.rule_id, finding.logical_id, finding.construct_path) == (
+            "SG-LIVE-011", "Broken", construct)
+        assert result.timings["deploy"] > 0 and "probes" not in result.timings and "teardown" not in result.timings
+    written = json.loads((tmp_path / "broken" / LIVE_FILE).read_text())
+    assert (written["status"], written["error"], written["deployed"], written["stacks"]) == ("ok", None, False, [])
+    assert written["summary"] == {"pass": 0, "fail": 1, "not-emulated": 0}
+    assert written["probes"][0]["resource"] == "Broken" and written["probes"][0]["kind"] == "deploy"
+    assert any(line == "broken: 1 resource(s) did not deploy; the app did not deploy, so no other probe ran"
+               for line in lines)
     stacks = aws("cloudformation").list_stacks()["StackSummaries"]
     assert {s["StackStatus"] for s in stacks if s["CreationTime"] >= started} == {"DELETE_COMPLETE"}
+
+
+@pytest.mark.live
+def test_a_deploy_that_fails_without_naming_a_resource_stays_the_targets_error(localstack, aws, tmp_path):
+    """A stack that runs out of time says nothing about the app: an engine error (the gate fails closed)."""
+    (result,) = run_live([LiveTarget("slow", APPS / "nested_asset")],
+                         LiveOptions(endpoint=localstack.url, build_dir=tmp_path, stack_timeout=0.001))
+    assert result.status == "error" and "was still CREATE_IN_PROGRESS after 0 s" in result.error
+    assert result.probes == [] and not result.deployed and result.engine_run().status == "error"
 
 
 @pytest.mark.live
