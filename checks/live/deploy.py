@@ -65,6 +65,7 @@ class DeployError(LiveError):
         self.stack = stack
         self.failures = failures or []
         self.deployment: Deployment | None = None
+        self.cleanup_error: LiveError | None = None  # what deleting the failed deploy's leftovers raised
 
 
 class TeardownError(LiveError):
@@ -531,6 +532,8 @@ def _cleanup_after_failure(deployment: Deployment, progress: Progress, timeout: 
     except LiveError as cleanup_error:
         if isinstance(error, LiveError):
             error.args = (f"{error.args[0]}\nCleaning up also failed: {cleanup_error}",)
+        if isinstance(error, DeployError):
+            error.cleanup_error = cleanup_error
 
 
 def _deploy(deployment: Deployment, artifacts: list[StackArtifact], progress: Progress, timeout: float) -> None:

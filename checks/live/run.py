@@ -42,7 +42,6 @@ LIVE_FILE = "live.json"
 STACK_SUBJECT = "(stack)"  # the resource key of a finding on a whole stack (as checks.merge names it)
 DEPLOY_KIND = "deploy"  # the probe kind of a resource that did not deploy (SG-LIVE-011)
 NOT_PROBED = "the app did not deploy, so no other probe ran"
-CLEANUP_FAILED = "\nCleaning up also failed: "  # how deploy_assembly adds a failed clean-up to its DeployError
 Status = Literal["ok", "error"]
 
 
@@ -336,9 +335,8 @@ def _undeployed(result: LiveResult, error: DeployError, seconds: float, say: Pro
     # deploy: from the first stack to the failure's clean-up, as the run spent it
     result.timings.update(assets=deployment.assets_seconds, deploy=seconds - deployment.assets_seconds)
     say(f"{len(result.probes)} resource(s) did not deploy; {NOT_PROBED}")
-    _, cleanup_failed, left = str(error).partition(CLEANUP_FAILED)
-    if cleanup_failed:  # something the failed deploy created is still there: as a failed teardown, an error
-        _fail(result, f"Cleaning up after the failed deploy failed: {left}")
+    if error.cleanup_error is not None:  # something the failed deploy created is still there: as a failed teardown
+        _fail(result, f"Cleaning up after the failed deploy failed: {error.cleanup_error}")
 
 
 def deploy_failures(failures: Sequence[ResourceFailure], stack: str, assembly: Assembly) -> list:

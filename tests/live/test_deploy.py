@@ -24,6 +24,7 @@ from checks.live.deploy import (
     DeployError,
     Deployment,
     StackArtifact,
+    TeardownError,
     _cleanup_after_failure,
     archive,
     deploy_assembly,
@@ -371,6 +372,7 @@ def test_a_failed_clean_up_is_added_to_the_error(localstack):
     error = DeployError("Stack Gone failed")
     _cleanup_after_failure(deployment, lambda _line: None, 5.0, error)
     assert str(error).startswith("Stack Gone failed\nCleaning up also failed: Teardown left stack Gone-000000")
+    assert isinstance(error.cleanup_error, TeardownError)
 
 
 def test_an_endpoint_that_stops_answering_is_a_clear_error():

@@ -112,12 +112,13 @@ def test_resources_that_did_not_deploy_are_failed_deploy_probes_on_their_own_sta
 def test_a_failed_clean_up_after_a_failed_deploy_is_the_targets_error_beside_the_deploy_probes():
     """What the failed deploy created and could not delete is left behind: as a failed teardown, an error."""
     from checks.live import Endpoint
-    from checks.live.deploy import DeployError, Deployment
+    from checks.live.deploy import DeployError, Deployment, TeardownError
     from checks.live.run import LiveResult, _undeployed
 
     failure = ResourceFailure("Broken", "AWS::Lambda::Function", "CREATE_FAILED", "no code")
     error = DeployError("Stack LiveFixture-Failing failed\nCleaning up also failed: Teardown left stack X",
                         stack="LiveFixture-Failing", failures=[failure])
+    error.cleanup_error = TeardownError("Teardown left stack X")
     error.deployment = Deployment(Assembly.load(APPS / "failing"), Endpoint("http://127.0.0.1:1", "external"), "r",
                                   APPS / "failing")
     result = LiveResult(LiveTarget("failing", APPS / "failing"))
