@@ -361,6 +361,13 @@ class EmbeddedLocalStack:
             "PROVIDER_OVERRIDE_DYNAMODB": "moto",
             "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
             "LAMBDA_RUNTIME_EXECUTOR": "stackgrade",
+            # One LocalStack account holds every deployment of a run (the reference systems reserve up to 300
+            # each, applied by our CloudFormation patch): lift the 1,000 account limit so they cannot exhaust
+            # it together, where on AWS each system would have an account of its own.
+            "LAMBDA_LIMITS_CONCURRENT_EXECUTIONS": "100000",
+            # SQS queue-depth metrics reach CloudWatch (and so the alarms on them) every 5 s, not every 60 s
+            # (LocalStack's default, in whole seconds): a DLQ alarm is driven by its first message in seconds.
+            "SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL": "5",
             "XDG_CACHE_HOME": str(shared / "xdg-cache"),  # plux's entry-point index, reused across runs
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,

@@ -28,6 +28,9 @@ from tests.live.flow_support import (
 
 pytestmark = pytest.mark.live
 SYSTEM = "order_pipeline"
+# The embedded LocalStack reports queue depth to CloudWatch every 5 s (SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL),
+# so the DLQ alarm follows its first message within seconds, not LocalStack's default minute.
+ALARM_SECONDS = 30
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +87,7 @@ def test_a_poison_order_ends_in_the_dlq_and_its_alarm_notifies(ideal):
             # The processor reported it as a batch item failure on each of its three receives.
             assert moved[0]["Attributes"]["DeadLetterQueueSourceArn"].endswith(queue.rsplit("/", 1)[-1])
             sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=moved[0]["ReceiptHandle"], VisibilityTimeout=0)
-            notification = wait_for_alarm(ideal, inbox_url, alarm)
+            notification = wait_for_alarm(ideal, inbox_url, alarm, timeout=ALARM_SECONDS)
         finally:
             sns.unsubscribe(SubscriptionArn=subscription)
     assert notification["NewStateValue"] == "ALARM"
