@@ -40,11 +40,14 @@ def fixture_assembly(name: str, directory: Path) -> Path:
 def reference_assembly(system: str, variant: str, outdir: Path) -> Path:
     """The reference system synthesized into ``outdir`` with this session's environment suffix.
 
-    The baseline gets its own suffix: both variants of a system may be deployed at the same time.
+    Each system and variant gets its own suffix: both variants may be deployed at the same time, and two
+    systems name some resources alike (order_pipeline's and order_processing_fargate's ``order-dlq-<suffix>``),
+    so one system's messages must never move another's alarm.
     """
     from reference_stacks.app import build_app
 
-    suffix = SESSION_SUFFIX + ("b" if variant == "baseline" else "")
+    initials = "".join(word[0] for word in system.split("_"))
+    suffix = SESSION_SUFFIX + initials + ("b" if variant == "baseline" else "")
     build_app(system, variant, suffix, outdir=str(outdir)).synth()
     return outdir
 
@@ -183,8 +186,8 @@ def queue_alarm(deployed, queue_url: str) -> dict:
                 and {"Name": "QueueName", "Value": name} in alarm.get("Dimensions", []))
 
 
-def wait_for_alarm(deployed, inbox_url: str, alarm: dict, timeout: float = 180) -> dict:
-    """The alarm's ALARM notification, evaluated by LocalStack from the DLQ metric it reports every 60 s.
+def wait_for_alarm(deployed, inbox_url: str, alarm: dict, timeout: float = 30) -> dict:
+    """The alarm's ALARM notification, evaluated by LocalStack from the DLQ metric it reports (every 5 s here).
 
     LocalStack evaluates an alarm when it is (re)defined and then once per period (here 5 minutes). Once the
     queue metric crossing the threshold is in (nothing else of this run put a message in the DLQ before: the

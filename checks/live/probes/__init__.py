@@ -141,6 +141,12 @@ class Live:
         with self._lock:
             return self.deployment.client(service)
 
+    @property
+    def applies_all_settings(self) -> bool:
+        """Whether the emulator applies every setting the probes compare. The embedded LocalStack does (our
+        plugins add log retention and reserved concurrency to its CloudFormation); an external one may not."""
+        return self.deployment.endpoint.kind == "embedded"
+
     def deployed_stacks(self) -> list[tuple[DeployedStack, Stack]]:
         """Each deployed top-level stack with its stack of the assembly."""
         by_name = {s.name: s for s in self.assembly.stacks if not s.nested}

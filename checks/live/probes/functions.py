@@ -1,9 +1,10 @@
 """Deployed Lambda functions keep the template's tracing mode and reserved concurrency.
 
 Only what the template sets literally is compared (a setting left to its default, or computed by an
-intrinsic function, says nothing to compare with). LocalStack 4.14's CloudFormation does not apply
-``ReservedConcurrentExecutions``; a function that shows none is reported as not emulated, while one
-that shows a different value fails.
+intrinsic function, says nothing to compare with). LocalStack 4.14's own CloudFormation does not apply
+``ReservedConcurrentExecutions``; our plugins make the embedded LocalStack apply it. So a function that
+shows none fails on the embedded LocalStack and is reported as not emulated on an external one; one that
+shows a different value fails.
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ def probe_reserved_concurrency(function: Resource, reserved: int, live: Live, bu
     name = live.require_physical_id(function)
     budget.check("reading the function's concurrency")
     deployed = live.client("lambda").get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+    if deployed is None and live.applies_all_settings:
+        return failed(f"the deployed function reserves no concurrency, the template says {reserved}")
     if deployed is None:
-        return not_emulated(f"the deployed function reserves no concurrency (template: {reserved}); LocalStack "
-                            f"{LOCALSTACK_VERSION}'s CloudFormation does not apply ReservedConcurrentExecutions")
+        return not_emulated(f"the deployed function reserves no concurrency (template: {reserved}); the external "
+                            f"LocalStack's CloudFormation may not apply ReservedConcurrentExecutions (LocalStack "
+                            f"{LOCALSTACK_VERSION}'s does not without stackgrade's plugins)")
     if deployed != reserved:
         return failed(f"reserved concurrency is {deployed} on the deployed function, the template says {reserved}")
     return passed(f"reserved concurrency {reserved}, as the template says")

@@ -1,7 +1,8 @@
 """Deployed log groups keep the template's retention.
 
-LocalStack 4.14's CloudFormation does not apply ``RetentionInDays``: a log group that shows no
-retention is reported as not emulated; one that shows a different retention fails.
+LocalStack 4.14's own CloudFormation does not apply ``RetentionInDays``; our plugins make the embedded
+LocalStack apply it. So a log group that shows no retention fails on the embedded LocalStack and is
+reported as not emulated on an external one; one that shows a different retention fails.
 """
 
 from __future__ import annotations
@@ -35,9 +36,12 @@ def probe_retention(group: Resource, days: int, live: Live, budget: Budget) -> V
     if found is None:
         raise ProbeFailed(f"log group {name} does not exist")
     deployed = found.get("retentionInDays")
+    if deployed is None and live.applies_all_settings:
+        return failed(f"the deployed log group keeps logs forever, the template says {days} days")
     if deployed is None:
-        return not_emulated(f"the deployed log group keeps logs forever (template: {days} days); LocalStack "
-                            f"{LOCALSTACK_VERSION}'s CloudFormation does not apply RetentionInDays")
+        return not_emulated(f"the deployed log group keeps logs forever (template: {days} days); the external "
+                            f"LocalStack's CloudFormation may not apply RetentionInDays (LocalStack "
+                            f"{LOCALSTACK_VERSION}'s does not without stackgrade's plugins)")
     if deployed != days:
         return failed(f"retention is {deployed} days on the deployed log group, the template says {days}")
     return passed(f"retention {days} days, as the template says")
