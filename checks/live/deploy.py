@@ -631,7 +631,7 @@ def wait_for_stack(deployment: Deployment, stack_id: str, timeout: float) -> tup
             deployment.alive()
         if time.monotonic() > deadline:
             raise DeployError(f"Stack {description['StackName']} was still {status} after {timeout:.0f} s; "
-                              "give it more time (--timeout) or look at the LocalStack log.",
+                              "give it more time (--stack-timeout) or look at the LocalStack log.",
                               stack=description["StackName"])
         time.sleep(delay)
         delay = min(delay * 2, POLL_MAX)

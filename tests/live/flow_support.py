@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from checks.assembly import load_template
-from checks.live.deploy import Deployment, deploy_assembly
+from checks.live.deploy import Deployment, deploy_assembly, teardown
 from checks.live.probes import ProbeResult, run_probes
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "probes"
@@ -85,6 +85,16 @@ def deploy(assembly_dir: Path, endpoint, outputs_dir: Path) -> Deployed:
     seconds = time.perf_counter() - started
     outputs = json.loads((outputs_dir / "cfn-outputs" / "flat-outputs.json").read_text())
     return Deployed(deployment, outputs, seconds)
+
+
+@contextlib.contextmanager
+def deployed_reference(system: str, variant: str, endpoint, base: Path) -> Iterator[Deployed]:
+    """The reference system synthesized and deployed under ``base``; torn down afterwards."""
+    deployed = deploy(reference_assembly(system, variant, base / "cdk.out"), endpoint, base / "live")
+    try:
+        yield deployed
+    finally:
+        teardown(deployed.deployment)
 
 
 def results_by(results: list[ProbeResult], kind: str | None = None) -> dict[str, ProbeResult]:

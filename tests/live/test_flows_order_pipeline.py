@@ -12,14 +12,12 @@ import uuid
 
 import pytest
 
-from checks.live.deploy import teardown
 from tests.live.flow_support import (
     api_request,
-    deploy,
+    deployed_reference,
     inbox,
     queue_alarm,
     received,
-    reference_assembly,
     results_by,
     shorten_visibility,
     wait_for_alarm,
@@ -35,10 +33,8 @@ ALARM_SECONDS = 30
 
 @pytest.fixture(scope="module")
 def ideal(localstack, tmp_path_factory):
-    base = tmp_path_factory.mktemp(f"{SYSTEM}-ideal")
-    deployed = deploy(reference_assembly(SYSTEM, "ideal", base / "cdk.out"), localstack, base / "live")
-    yield deployed
-    teardown(deployed.deployment)
+    with deployed_reference(SYSTEM, "ideal", localstack, tmp_path_factory.mktemp(f"{SYSTEM}-ideal")) as deployed:
+        yield deployed
 
 
 def order(customer: str, order_id: str | None = None) -> dict:
@@ -104,11 +100,8 @@ def test_every_probe_of_the_ideal_deployment_passes_or_is_not_emulated(ideal):
 
 
 def test_the_baseline_loses_its_poison_message_and_the_dlq_probe_reports_it(localstack, tmp_path):
-    deployed = deploy(reference_assembly(SYSTEM, "baseline", tmp_path / "cdk.out"), localstack, tmp_path / "live")
-    try:
+    with deployed_reference(SYSTEM, "baseline", localstack, tmp_path) as deployed:
         results = deployed.probe()
-    finally:
-        teardown(deployed.deployment)
     failures = {r.logical_id: r for r in results if r.result == "fail"}
     assert list(failures) == ["OrderQueue39B99167"]
     assert failures["OrderQueue39B99167"].rule_id == "SG-LIVE-001"

@@ -14,13 +14,11 @@ import uuid
 
 import pytest
 
-from checks.live.deploy import teardown
 from tests.live.flow_support import (
-    deploy,
+    deployed_reference,
     inbox,
     queue_alarm,
     received,
-    reference_assembly,
     results_by,
     wait_for_alarm,
     wait_until,
@@ -39,10 +37,8 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture(scope="module")
 def ideal(localstack, tmp_path_factory):
-    base = tmp_path_factory.mktemp(f"{SYSTEM}-ideal")
-    deployed = deploy(reference_assembly(SYSTEM, "ideal", base / "cdk.out"), localstack, base / "live")
-    yield deployed
-    teardown(deployed.deployment)
+    with deployed_reference(SYSTEM, "ideal", localstack, tmp_path_factory.mktemp(f"{SYSTEM}-ideal")) as deployed:
+        yield deployed
 
 
 def test_ecs_alb_and_cloud_map_are_listed_as_not_emulated(ideal):

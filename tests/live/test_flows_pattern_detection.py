@@ -14,8 +14,7 @@ import uuid
 import botocore.config
 import pytest
 
-from checks.live.deploy import teardown
-from tests.live.flow_support import api_request, deploy, inbox, received, reference_assembly, wait_until
+from tests.live.flow_support import api_request, deployed_reference, inbox, received, wait_until
 
 pytestmark = pytest.mark.live
 SYSTEM = "pattern_detection"
@@ -27,10 +26,8 @@ PRICES = [10, 12, 15, 13, 11, 14, 18, 14, 11, 13, 15, 12, 10]
 
 @pytest.fixture(scope="module")
 def ideal(localstack, tmp_path_factory):
-    base = tmp_path_factory.mktemp(f"{SYSTEM}-ideal")
-    deployed = deploy(reference_assembly(SYSTEM, "ideal", base / "cdk.out"), localstack, base / "live")
-    yield deployed
-    teardown(deployed.deployment)
+    with deployed_reference(SYSTEM, "ideal", localstack, tmp_path_factory.mktemp(f"{SYSTEM}-ideal")) as deployed:
+        yield deployed
 
 
 def symbol() -> str:

@@ -13,8 +13,7 @@ import uuid
 
 import pytest
 
-from checks.live.deploy import teardown
-from tests.live.flow_support import api_request, deploy, inbox, received, reference_assembly, wait_until
+from tests.live.flow_support import api_request, deployed_reference, inbox, received, wait_until
 
 SYSTEM = "payments_dr"
 pytestmark = pytest.mark.live
@@ -22,10 +21,8 @@ pytestmark = pytest.mark.live
 
 @pytest.fixture(scope="module")
 def ideal(localstack, tmp_path_factory):
-    base = tmp_path_factory.mktemp(f"{SYSTEM}-ideal")
-    deployed = deploy(reference_assembly(SYSTEM, "ideal", base / "cdk.out"), localstack, base / "live")
-    yield deployed
-    teardown(deployed.deployment)
+    with deployed_reference(SYSTEM, "ideal", localstack, tmp_path_factory.mktemp(f"{SYSTEM}-ideal")) as deployed:
+        yield deployed
 
 
 def payment(amount, **extra) -> dict:
@@ -81,11 +78,8 @@ def test_every_probe_of_the_ideal_deployment_passes_or_is_not_emulated(ideal):
 
 
 def test_the_baseline_api_answers_500_and_the_output_probe_reports_it(localstack, tmp_path):
-    deployed = deploy(reference_assembly(SYSTEM, "baseline", tmp_path / "cdk.out"), localstack, tmp_path / "live")
-    try:
+    with deployed_reference(SYSTEM, "baseline", localstack, tmp_path) as deployed:
         results = deployed.probe()
-    finally:
-        teardown(deployed.deployment)
     failures = [(r.kind, r.rule_id, r.detail) for r in results if r.result == "fail"]
     # The seed's first answer: a bare API with a mock method that maps no response, and nothing else to probe.
     assert len(failures) == 1 and failures[0][:2] == ("output", "SG-LIVE-003")

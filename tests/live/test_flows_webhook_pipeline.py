@@ -13,13 +13,11 @@ import uuid
 
 import pytest
 
-from checks.live.deploy import teardown
 from tests.live.flow_support import (
     api_request,
-    deploy,
+    deployed_reference,
     inbox,
     received,
-    reference_assembly,
     shorten_visibility,
     wait_until,
 )
@@ -30,10 +28,8 @@ SYSTEM = "webhook_pipeline"
 
 @pytest.fixture(scope="module")
 def ideal(localstack, tmp_path_factory):
-    base = tmp_path_factory.mktemp(f"{SYSTEM}-ideal")
-    deployed = deploy(reference_assembly(SYSTEM, "ideal", base / "cdk.out"), localstack, base / "live")
-    yield deployed
-    teardown(deployed.deployment)
+    with deployed_reference(SYSTEM, "ideal", localstack, tmp_path_factory.mktemp(f"{SYSTEM}-ideal")) as deployed:
+        yield deployed
 
 
 def webhook_url(deployed, provider: str) -> str:
