@@ -7,9 +7,10 @@ are marked ``live``. ``aws(service)`` gives a client bound to it (fake credentia
 
 from __future__ import annotations
 
+import functools
 import io
 import json
-import time
+import os
 import uuid
 import zipfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from checks.live.localstack import EmbeddedLocalStack, client, endpoint_from_env
+from tests.live.flow_support import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -97,15 +99,22 @@ def make_function(aws, lambda_role, unique):
 @pytest.fixture
 def wait_for():
     """``wait_for(check, timeout=30, what=...)`` polls ``check()`` until truthy (returned), else fails the test."""
+    return functools.partial(wait_until, interval=0.2)
 
-    def poll(check, timeout: float = 30.0, interval: float = 0.2, what: str = "the condition"):
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}")
-            time.sleep(interval)
 
-    return poll
+def localstack_of(log: Path) -> tuple[int, str, int]:
+    """(pid, run token, port) of the LocalStack whose output goes to ``log`` (Linux /proc): the one a run started,
+    not the session's, which is a child of this process too."""
+    from checks.live.localstack import RUN_ENV_VAR
+
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if b"localstack.runtime.main" not in (entry / "cmdline").read_bytes():
+                continue
+            if Path(os.readlink(entry / "fd" / "1")) != log.resolve():
+                continue
+            env = dict(item.split(b"=", 1) for item in (entry / "environ").read_bytes().split(b"\0") if b"=" in item)
+        except (OSError, ValueError):
+            continue
+        return int(entry.name), env[RUN_ENV_VAR.encode()].decode(), int(env[b"GATEWAY_LISTEN"].rsplit(b":", 1)[1])
+    raise AssertionError(f"no LocalStack writes to {log}")

@@ -23,6 +23,7 @@ from checks.scorecard import read_scorecard
 from reports.html import render_html
 from reports.junit import render_junit
 from reports.markdown import render_markdown
+from tests.live.conftest import localstack_of
 
 APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -350,22 +351,6 @@ def test_a_damaged_live_section_is_refused(card):
 # Ctrl-C
 
 
-def localstack_of(log: Path) -> tuple[int, str, int]:
-    """(pid, run token, port) of the LocalStack whose output goes to ``log`` (Linux /proc): the one a run started,
-    not the session's, which is a child of this process too."""
-    from checks.live.localstack import RUN_ENV_VAR
-
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"localstack.runtime.main" not in (entry / "cmdline").read_bytes():
-                continue
-            if Path(os.readlink(entry / "fd" / "1")) != log.resolve():
-                continue
-            env = dict(item.split(b"=", 1) for item in (entry / "environ").read_bytes().split(b"\0") if b"=" in item)
-        except (OSError, ValueError):
-            continue
-        return int(entry.name), env[RUN_ENV_VAR.encode()].decode(), int(env[b"GATEWAY_LISTEN"].rsplit(b":", 1)[1])
-    raise AssertionError(f"no LocalStack writes to {log}")
 
 
 @pytest.mark.live

@@ -19,6 +19,7 @@ from checks.assembly import Assembly
 from checks.live.localstack import marked_processes, port_is_free
 from checks.live.probes import ProbeResult
 from checks.live.deploy import ResourceFailure
+from tests.live.conftest import localstack_of
 from checks.live.run import LIVE_FILE, LiveOptions, LiveTarget, deploy_failures, probe_findings, run_live
 from rules.live import live_rule
 
@@ -312,22 +313,6 @@ def test_a_remote_endpoint_is_refused_before_anything_runs(tmp_path):
 # Faults with an embedded LocalStack of their own
 
 
-def localstack_of(log: Path) -> tuple[int, str, int]:
-    """(pid, run token, port) of the LocalStack whose output goes to ``log`` (Linux /proc): the one a run started,
-    not the session's, which is a child of this process too."""
-    from checks.live.localstack import RUN_ENV_VAR
-
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if b"localstack.runtime.main" not in (entry / "cmdline").read_bytes():
-                continue
-            if Path(os.readlink(entry / "fd" / "1")) != log.resolve():
-                continue
-            env = dict(item.split(b"=", 1) for item in (entry / "environ").read_bytes().split(b"\0") if b"=" in item)
-        except (OSError, ValueError):
-            continue
-        return int(entry.name), env[RUN_ENV_VAR.encode()].decode(), int(env[b"GATEWAY_LISTEN"].rsplit(b":", 1)[1])
-    raise AssertionError(f"no LocalStack writes to {log}")
 
 
 def assert_nothing_left(token: str, port: int) -> None:
