@@ -46,3 +46,4 @@ class Endpoint:
     log_path: Path | None = None
     start_seconds: float | None = None
     region: str = "us-east-1"
+    version: str | None = None  # an external LocalStack's, from the health document it answered with

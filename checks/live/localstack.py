@@ -118,11 +118,11 @@ def external_endpoint(url: str, allow_remote: bool = False, services: tuple[str,
         )
     base = f"{parsed.scheme}://{parsed.netloc}"
     try:
-        health(base, services)
+        document = health(base, services)
     except LiveError as exc:
         raise LiveError(f"{exc} Start it (e.g. `docker run -p 4566:4566 localstack/localstack:{LOCALSTACK_VERSION}`) "
                         "or leave out --endpoint to use the embedded one.") from exc
-    return Endpoint(url=base, kind="external", region=region)
+    return Endpoint(url=base, kind="external", region=region, version=document.get("version"))
 
 
 def endpoint_from_env(allow_remote: bool = False) -> Endpoint | None:

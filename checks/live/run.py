@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,11 +214,11 @@ def localstack_session(options: LiveOptions, progress: Progress) -> Iterator[Ses
     """The external endpoint (checked, loopback unless allowed) or an embedded LocalStack, stopped on exit."""
     from checks.live import localstack
 
-    url = options.endpoint or os.environ.get(localstack.ENDPOINT_ENV_VAR, "").strip()
-    if url:
-        endpoint = localstack.external_endpoint(url, options.allow_remote)
+    endpoint = (localstack.external_endpoint(options.endpoint, options.allow_remote) if options.endpoint
+                else localstack.endpoint_from_env(options.allow_remote))
+    if endpoint is not None:
         progress(f"Using the LocalStack at {endpoint.url}")
-        yield Session(endpoint, None, None, None, external_version(endpoint))
+        yield Session(endpoint, None, None, None, endpoint.version)
         return
     from checks.live.environment import ensure_environment
 
@@ -230,16 +229,6 @@ def localstack_session(options: LiveOptions, progress: Progress) -> Iterator[Ses
                                            python=python, cache_dir=options.cache_dir)
     with server as endpoint:
         yield Session(endpoint, server.check, environment_seconds, endpoint.start_seconds, LOCALSTACK_VERSION)
-
-
-def external_version(endpoint: Endpoint) -> str | None:
-    """The version an external LocalStack reports in its health document."""
-    from checks.live.localstack import http_json
-
-    try:
-        return http_json(f"{endpoint.url}/_localstack/health").get("version")
-    except (OSError, ValueError):
-        return None
 
 
 # The run
