@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 
 SEVERITIES: tuple[str, ...] = ("critical", "high", "medium", "low", "info")
+
+
+def worst_severity(severities: Iterable[str]) -> str:
+    """The most severe of ``severities`` (at least one)."""
+    return min(severities, key=SEVERITIES.index)
 
 # The fixed vocabulary of concerns (../shared/design.md).
 CONCERNS: tuple[str, ...] = (

@@ -21,7 +21,7 @@ from typing import Iterable, Mapping
 from checks.assembly import Assembly, Resource
 from checks.config import StackgradeConfig
 from checks.engines import ENGINE_NAMES, EngineResult
-from checks.finding import SEVERITIES, Finding, SourceLocation, fingerprint
+from checks.finding import Finding, SourceLocation, fingerprint, worst_severity
 from checks.suppressions import ConfigSuppressions, matches, reasonless, rule_ids, stackgrade_suppression
 from checks.synthesis.record import source_of
 from rules.catalogue.suppression_has_reason import RULE as REASON_RULE
@@ -175,7 +175,7 @@ def _combine(cluster: list[Finding], own_stack: str, resource: Resource | None) 
     if others:
         finding = replace(
             primary,
-            severity=min((f.severity for f in cluster), key=SEVERITIES.index),
+            severity=worst_severity(f.severity for f in cluster),
             engines=tuple(dict.fromkeys(e for f in cluster for e in f.engines)),
             also_reported_as=(*primary.also_reported_as, *(f"{f.engine}:{f.rule_id}" for f in others)),
             resource_type=primary.resource_type or next((f.resource_type for f in others if f.resource_type), None),

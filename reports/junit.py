@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from checks.finding import SEVERITIES
+from checks.finding import worst_severity
 from checks.scorecard import check_scorecard
 from reports import finding_subject
 
@@ -94,7 +94,7 @@ def _rule_case(suite: ET.Element, stack: str, rule_id: str, findings: list[dict]
     failing = [f for f in findings if not f.get("suppressed")]
     suppressed = [f for f in findings if f.get("suppressed")]
     if failing:
-        severity = min((f["severity"] for f in failing), key=SEVERITIES.index)
+        severity = worst_severity(f["severity"] for f in failing)
         count = f"{len(failing)} resource{'s' if len(failing) != 1 else ''}"
         failure = ET.SubElement(case, "failure", type=severity,
                                 message=_clean(f"{severity}: {rule_id} fails on {count}: "

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from checks.finding import SEVERITIES
+from checks.finding import worst_severity
 from checks.scorecard import check_scorecard
 from reports import ReportError, finding_subject
 
@@ -95,7 +95,7 @@ def _rules(findings: list[dict]) -> list[dict]:
 
 def _rule(rule_id: str, findings: list[dict]) -> dict:
     first = findings[0]
-    severity = _worst(f["severity"] for f in findings)
+    severity = worst_severity(f["severity"] for f in findings)
     title = first.get("title") or rule_id
     engines = list(dict.fromkeys(e for f in findings for e in (f.get("engines") or [f["engine"]])))
     concerns = list(dict.fromkeys(c for f in findings for c in f.get("concerns") or []))
@@ -115,10 +115,6 @@ def _rule(rule_id: str, findings: list[dict]) -> dict:
             "engines": engines,
         },
     }
-
-
-def _worst(severities) -> str:
-    return min(severities, key=SEVERITIES.index)
 
 
 def _identifier(title: str) -> str:
