@@ -23,6 +23,11 @@ def finding_subject(finding: dict) -> str:
     return finding["stack"]
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 finding``, ``1,234 findings``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def _markdown(scorecard: dict, baseline: dict | None) -> str:
     from reports.markdown import render_markdown
 

@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from checks.finding import CATEGORIES, SEVERITIES
 from checks.scorecard import check_scorecard
-from reports import ReportError, finding_subject
+from reports import ReportError, finding_subject, plural
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -226,10 +226,6 @@ def _dict(value: object) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
 # --- the rows -----------------------------------------------------------------------------------------------------
 
 
@@ -339,7 +335,7 @@ def severity_chart(counted: Sequence[Row], with_diff: bool) -> Chart:
         rows = [r for r in counted if r.severity == severity]
         new = sum(r.new for r in rows)
         colour = SEVERITY_COLOUR.get(severity, OTHER_COLOUR)
-        label = f"{severity}: {_plural(len(rows), 'finding')}" + (f" ({new:,} new)" if with_diff else "")
+        label = f"{severity}: {plural(len(rows), 'finding')}" + (f" ({new:,} new)" if with_diff else "")
         parts = (Part(new, colour, f"{severity}: {new:,} new"),
                  Part(len(rows) - new, colour + "8c", f"{severity}: {len(rows) - new:,} not new")) if with_diff \
             else (Part(len(rows), colour, label),)
@@ -364,7 +360,7 @@ def stack_chart(scorecard: dict, counted: Sequence[Row]) -> Chart:
         parts = tuple(Part(n, SEVERITY_COLOUR.get(s, OTHER_COLOUR), f"{name}: {n:,} {s}")
                       for s in _ordered(SEVERITIES, [r.severity for r in rows])
                       if (n := sum(r.severity == s for r in rows)))
-        groups.append((name, [BarSpec(parts, f"{len(rows):,}", f"{name}: {_plural(len(rows), 'finding')}")]))
+        groups.append((name, [BarSpec(parts, f"{len(rows):,}", f"{name}: {plural(len(rows), 'finding')}")]))
         largest = max(largest, len(rows))
     legend = tuple((SEVERITY_COLOUR[s], s) for s in SEVERITIES)
     return bar_chart("chart-stacks", "Findings per stack", "Unsuppressed findings per stack, by severity.",
@@ -376,7 +372,7 @@ def diff_chart(diff: dict) -> Chart:
     groups, largest = [], 0
     for kind in ("new", "fixed", "unchanged"):
         count = int(_dict(diff.get(kind)).get("count") or 0)
-        tooltip = f"{kind}: {_plural(count, 'finding')}"
+        tooltip = f"{kind}: {plural(count, 'finding')}"
         groups.append((kind, [BarSpec((Part(count, DIFF_COLOUR[kind], tooltip),), f"{count:,}", tooltip)]))
         largest = max(largest, count)
     return bar_chart("chart-diff", "Against the baseline", "Findings new since the baseline, fixed since it, "
@@ -589,7 +585,7 @@ def findings_chart(rows: Sequence[dict]) -> Chart:
     for row in rows:
         parts = tuple(Part(n, SEVERITY_COLOUR[s], f"{row['name']}: {n:,} {s}") for s, n in row["severities"] if n)
         groups.append((row["name"], [BarSpec(parts, f"{row['findings']:,}",
-                                             f"{row['name']}: {_plural(row['findings'], 'unsuppressed finding')}")]))
+                                             f"{row['name']}: {plural(row['findings'], 'unsuppressed finding')}")]))
         largest = max(largest, row["findings"])
     return bar_chart("chart-findings", "Findings per target", "Unsuppressed findings per target, by severity.",
                      groups, *nice_maximum(largest), legend=tuple((SEVERITY_COLOUR[s], s) for s in SEVERITIES))
@@ -675,4 +671,4 @@ def _index_footer(scorecards: Sequence[dict]) -> str:
     versions = sorted({str(c.get("stackgrade_version", "?")) for c in scorecards})
     stamps = sorted(str(c.get("generated_at")) for c in scorecards if c.get("generated_at"))
     when = f" · generated {stamps[0]}" + (f" to {stamps[-1]}" if stamps[-1] != stamps[0] else "") if stamps else ""
-    return f"stackgrade {', '.join(versions) or '?'} · {_plural(len(scorecards), 'scorecard')}{when}"
+    return f"stackgrade {', '.join(versions) or '?'} · {plural(len(scorecards), 'scorecard')}{when}"

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from checks.finding import CATEGORIES, SEVERITIES
-from reports import ReportError
+from reports import ReportError, finding_subject, plural
 
 GITHUB_COMMENT_LIMIT = 65_536
 MARKER = "<!-- stackgrade -->"  # the first line of every report: how a workflow finds the comment it posted
@@ -128,11 +128,8 @@ def engine_table(engines: Sequence[dict]) -> str:
 
 def resource(finding: dict) -> str:
     """The construct path, else ``stack/logical id``, else the stack itself."""
-    if finding.get("construct_path"):
-        return code(finding["construct_path"])
-    if finding.get("logical_id"):
-        return code(f"{finding.get('stack')}/{finding['logical_id']}")
-    return f"{code(finding.get('stack'))} (the stack)"
+    subject = code(finding_subject(finding))
+    return subject if finding.get("construct_path") or finding.get("logical_id") else f"{subject} (the stack)"
 
 
 def _rule(finding: dict) -> str:
@@ -214,10 +211,6 @@ def _group(title: str, items: list[str], collapse: bool) -> str:
     return f"<details><summary>{title}</summary>\n\n{body}\n\n</details>"
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
 def baseline_section(scorecard: dict, budget: Budget, known: dict[str, dict]) -> list[str]:
     diff = scorecard["gate"]["baseline"]
     new, fixed = diff.get("new") or {}, diff.get("fixed") or {}
@@ -272,7 +265,7 @@ def _report(scorecard: dict, baseline: dict | None, max_chars: int) -> str:
     if scorecard["gate"].get("baseline"):
         known = {fp: f for f in (baseline or {}).get("findings", []) for fp in f.get("fingerprints") or []}
         middle += baseline_section(scorecard, budget, known)
-    middle.append(budget.spend(f"### Findings ({_plural(len(counted), 'unsuppressed finding')})" if counted
+    middle.append(budget.spend(f"### Findings ({plural(len(counted), 'unsuppressed finding')})" if counted
                                else "### Findings\n\nNo unsuppressed findings."))
     middle += severity_sections(counted, budget)
     if suppressed:
@@ -367,7 +360,7 @@ def combined_verdict(scorecards: Sequence[dict]) -> str:
     """``**stackgrade: FAIL** · 2 of 5 targets failed the gate``."""
     failed = sum(not card["gate"]["passed"] for card in scorecards)
     if failed:
-        return f"**stackgrade: FAIL** · {failed} of {_plural(len(scorecards), 'target')} failed the gate"
+        return f"**stackgrade: FAIL** · {failed} of {plural(len(scorecards), 'target')} failed the gate"
     return f"**stackgrade: pass** · {'the target' if len(scorecards) == 1 else f'all {len(scorecards)} targets'} " \
            "passed the gate"
 
